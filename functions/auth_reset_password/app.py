@@ -1,0 +1,25 @@
+"""POST /auth/password/reset (F5): choose a new password with an emailed link."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portal_accounts import recovery
+from portal_accounts.api.app import Router, lambda_handler
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import ResetIn
+
+router = Router()
+
+
+@router.post(
+    "/auth/password/reset",
+    summary="Set a new password with a reset or set-password link",
+    responses={204: {"description": "Password set"}, **problem_responses(400, 410, 413, 415, 422)},
+)
+def reset_password(body: ResetIn) -> Response[None]:
+    recovery.reset_password(
+        body.token, password=body.password, confirmation=body.password_confirmation
+    )
+    return Response(204)
+
+
+handler = lambda_handler(router)

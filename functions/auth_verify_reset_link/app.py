@@ -1,0 +1,24 @@
+"""POST /auth/password/reset/verify (F5): is this link still good? Does not consume it."""
+
+from portal_accounts import recovery
+from portal_accounts.api.app import Router, lambda_handler
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import LinkIn, LinkValid
+
+router = Router()
+
+
+@router.post(
+    "/auth/password/reset/verify",
+    summary="Check a reset or set-password link",
+    responses={
+        200: {"description": "The link is valid"},
+        **problem_responses(400, 410, 413, 415, 422),
+    },
+)
+def verify_link(body: LinkIn) -> LinkValid:
+    recovery.verify_link(body.token)
+    return LinkValid()
+
+
+handler = lambda_handler(router)

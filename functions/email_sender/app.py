@@ -1,0 +1,9 @@
+"""SQS → SES: the email sender (partial batch failures, at most once per request)."""
+
+from portal_accounts.email.sender import handle_batch
+from portal_accounts.observability import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: object) -> dict:
+    return handle_batch(event, context)

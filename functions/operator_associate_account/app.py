@@ -1,0 +1,26 @@
+"""PUT /operator/customers/{customer_id}/account (F10): link an existing login."""
+
+from portal_accounts import accounts
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import AccountAssociate, AccountOut
+
+router = Router()
+
+
+@router.put(
+    "/operator/customers/<customer_id>/account",
+    summary="Associate an existing account with a customer",
+    responses={
+        200: {"description": "The account, now also linked to the customer"},
+        **problem_responses(400, 401, 404, 409, 413, 415, 422),
+    },
+)
+def associate_account(customer_id: str, body: AccountAssociate) -> AccountOut:
+    account = accounts.associate(
+        path_value(customer_id), username=body.username, actor=operator_actor(router)
+    )
+    return AccountOut.of(account)
+
+
+handler = lambda_handler(router)

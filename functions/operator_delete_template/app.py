@@ -1,0 +1,22 @@
+"""DELETE /operator/templates/{template_id}/{locale} (F6): back to the shipped default."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.email.templates import reset_template
+
+router = Router()
+
+
+@router.delete(
+    "/operator/templates/<template_id>/<locale>",
+    summary="Revert an email template to the shipped default",
+    responses={204: {"description": "Reverted"}, **problem_responses(401, 404)},
+)
+def delete_template(template_id: str, locale: str) -> Response[None]:
+    reset_template(path_value(template_id), path_value(locale))
+    return Response(204)
+
+
+handler = lambda_handler(router)

@@ -1,0 +1,22 @@
+"""DELETE /operator/customers/{customer_id}/account (F8): remove the customer's link."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portal_accounts import accounts
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+
+router = Router()
+
+
+@router.delete(
+    "/operator/customers/<customer_id>/account",
+    summary="Dissociate a customer from its account",
+    responses={204: {"description": "Dissociated"}, **problem_responses(401, 404, 409)},
+)
+def dissociate_account(customer_id: str) -> Response[None]:
+    accounts.dissociate(path_value(customer_id), actor=operator_actor(router))
+    return Response(204)
+
+
+handler = lambda_handler(router)

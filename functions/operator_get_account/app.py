@@ -1,0 +1,25 @@
+"""GET /operator/accounts/{username} (F2): the account's detail with its recent events."""
+
+from portal_accounts import accounts
+from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import AccountDetail, AccountOut, AuditEventOut
+
+router = Router()
+RECENT_EVENTS = 10
+
+
+@router.get(
+    "/operator/accounts/<username>",
+    summary="Read an account",
+    responses={200: {"description": "The account's detail"}, **problem_responses(401, 404)},
+)
+def account_detail(username: str) -> AccountDetail:
+    found = accounts.detail(path_value(username), recent=RECENT_EVENTS)
+    return AccountDetail(
+        **AccountOut.of(found.account, found.locked_until).model_dump(),
+        recent_events=[AuditEventOut(**event) for event in found.recent_events],
+    )
+
+
+handler = lambda_handler(router)

@@ -1,0 +1,24 @@
+"""POST /operator/templates/{template_id}/{locale}/preview (F6): render an unsaved draft."""
+
+from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import RenderedOut, TemplateDraft
+from portal_accounts.email.templates import preview
+
+router = Router()
+
+
+@router.post(
+    "/operator/templates/<template_id>/<locale>/preview",
+    summary="Preview a template draft with sample values",
+    responses={
+        200: {"description": "The rendered draft"},
+        **problem_responses(400, 401, 404, 413, 415, 422),
+    },
+)
+def preview_template(template_id: str, locale: str, body: TemplateDraft) -> RenderedOut:
+    rendered = preview(path_value(template_id), path_value(locale), body.model_dump())
+    return RenderedOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
+
+
+handler = lambda_handler(router)

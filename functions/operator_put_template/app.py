@@ -1,0 +1,26 @@
+"""PUT /operator/templates/{template_id}/{locale} (F6): save a customised template."""
+
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import TemplateIn, TemplateOut
+from portal_accounts.email.templates import save_template
+
+router = Router()
+
+
+@router.put(
+    "/operator/templates/<template_id>/<locale>",
+    summary="Save an email template",
+    responses={
+        200: {"description": "The saved template"},
+        **problem_responses(400, 401, 404, 413, 415, 422),
+    },
+)
+def put_template(template_id: str, locale: str, body: TemplateIn) -> TemplateOut:
+    saved = save_template(
+        path_value(template_id), path_value(locale), body.model_dump(), operator_actor(router)
+    )
+    return TemplateOut.of(saved)
+
+
+handler = lambda_handler(router)

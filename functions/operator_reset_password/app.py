@@ -1,0 +1,27 @@
+"""POST /operator/customers/{customer_id}/account/password-reset (F4)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portal_accounts import notifications
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import PasswordReset, Queued
+
+router = Router()
+
+
+@router.post(
+    "/operator/customers/<customer_id>/account/password-reset",
+    summary="Email the customer a new temporary password, or a reset link",
+    responses={
+        202: {"description": "Queued: delivery can take minutes"},
+        **problem_responses(400, 401, 404, 413, 415, 422),
+    },
+)
+def reset_password(customer_id: str, body: PasswordReset | None = None) -> Response[Queued]:
+    mode = body.mode if body else "temporary_password"
+    notifications.reset_password(path_value(customer_id), mode=mode, actor=operator_actor(router))
+    return Response(202, "application/json", Queued())
+
+
+handler = lambda_handler(router)

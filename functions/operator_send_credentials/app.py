@@ -1,0 +1,26 @@
+"""POST /operator/customers/{customer_id}/account/credentials-email (F11)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portal_accounts import notifications
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import Queued
+
+router = Router()
+
+
+@router.post(
+    "/operator/customers/<customer_id>/account/credentials-email",
+    summary="Email the customer its username, the portal link and a set-password link",
+    responses={
+        202: {"description": "Queued: delivery can take minutes"},
+        **problem_responses(401, 404, 422),
+    },
+)
+def send_credentials(customer_id: str) -> Response[Queued]:
+    notifications.send_credentials(path_value(customer_id), actor=operator_actor(router))
+    return Response(202, "application/json", Queued())
+
+
+handler = lambda_handler(router)

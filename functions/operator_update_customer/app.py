@@ -1,0 +1,31 @@
+"""PATCH /operator/customers/{customer_id} (F14): change name, email or language."""
+
+from portal_accounts import customers
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.problems import problem_responses
+from portal_accounts.api.schemas import CustomerOut, CustomerPatch
+
+router = Router()
+
+
+@router.patch(
+    "/operator/customers/<customer_id>",
+    summary="Update a customer",
+    responses={
+        200: {"description": "The updated customer"},
+        **problem_responses(400, 401, 404, 409, 413, 415, 422),
+    },
+)
+def update_customer(customer_id: str, body: CustomerPatch) -> CustomerOut:
+    # Only the fields sent change; an explicit null clears the email.
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("first_name", "last_name", "locale"):
+        if required in changes and changes[required] is None:
+            changes.pop(required)
+    customer = customers.update_customer(
+        path_value(customer_id), changes, actor=operator_actor(router)
+    )
+    return CustomerOut.of(customer)
+
+
+handler = lambda_handler(router)

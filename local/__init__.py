@@ -1,0 +1,1 @@
+"""The local stack: emulated AWS (moto), resources from template.yaml, the real handlers."""

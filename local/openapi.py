@@ -1,0 +1,175 @@
+"""One OpenAPI document for both APIs, generated from the handlers' own models.
+
+`python -m local.openapi --write docs/openapi.json` regenerates the committed copy;
+tests/unit/test_openapi.py fails when code and document drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+
+from local import template
+
+DOCUMENT = template.ROOT / "docs" / "openapi.json"
+
+# Route authorizer (template.yaml) -> OpenAPI security scheme.
+SECURITY = {"OperatorJwt": "operatorJwt", "SessionAuthorizer": "storefrontSession"}
+# API Gateway's own answers ({"message": "..."}) and their schema.
+GATEWAY_JSON = "application/json"
+GATEWAY_ERROR = "GatewayError"
+# Schema keywords that do not constrain a value.
+NOT_CONSTRAINTS = {"title", "description", "examples"}
+SCHEMES = {
+    "operatorJwt": HTTPBearer(
+        bearerFormat="JWT",
+        description="An operator's JWT from the business's identity provider.",
+    ),
+    "storefrontSession": HTTPBearer(
+        bearerFormat="opaque",
+        description="A storefront session token from POST /auth/login.",
+    ),
+}
+
+
+def generate() -> dict:
+    from portal_accounts.api.app import build_resolver
+    from portal_accounts.api.problems import PROBLEM_JSON
+    from portal_accounts.email.defaults import LOCALES, TEMPLATE_IDS
+
+    path_values = {"template_id": TEMPLATE_IDS, "locale": LOCALES}
+
+    routes = template.routes()
+    routers = [importlib.import_module(route.module).router for route in routes]
+    resolver = build_resolver(*routers)
+    document = json.loads(
+        resolver.get_openapi_json_schema(
+            title="portal-accounts",
+            version="1.0.0",
+            description=(
+                "Operator dashboard API (every /operator route needs an operator JWT) and "
+                "storefront API. Errors are RFC 9457 problem documents, except API Gateway's "
+                'own answers (GatewayError: {"message": "..."}).'
+            ),
+            servers=[Server(url="http://127.0.0.1:3000", description="local stack")],
+            security_schemes=SCHEMES,
+        )
+    )
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    gateway = {GATEWAY_JSON: {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR}"}}}
+    lambda_authorizers = _lambda_authorizer_allow_lists()
+    for route in routes:
+        operation = document["paths"][route.path][route.method.lower()]
+        # Security per operation, from the same template the gateway reads.
+        scheme = SECURITY.get(route.authorizer or "")
+        operation["security"] = [{scheme: []}] if scheme else []
+        responses = operation["responses"]
+        has_body = "requestBody" in operation
+        # What the resolver really answers: validation errors become problem documents
+        # (portal_accounts.api.problems), and a 204 has no body. Powertools declares a 422
+        # on every operation; keep it only where input can be refused (a body, a
+        # constrained parameter) or where the handler declares it itself.
+        declared_422 = "HTTPValidationError" not in json.dumps(responses.get("422", {}))
+        if "422" in responses:
+            if declared_422 or has_body or any(map(_can_fail, operation.get("parameters", []))):
+                responses["422"] = {"description": "Invalid input", "content": dict(problem)}
+            else:
+                del responses["422"]
+        if "204" in responses:
+            responses["204"].pop("content", None)
+        # Path parameters the handlers take as text but look up in a fixed set (any other
+        # value answers 404): the set, so that clients (and the fuzzer) see the real values.
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "path" and parameter["name"] in path_values:
+                parameter["schema"]["enum"] = list(path_values[parameter["name"]])
+                parameter["description"] = "Any other value answers 404."
+        # What the handlers answer before their own code runs (portal_accounts.api.app):
+        # any request body over its limit is refused, whatever the route.
+        _declare(responses, 413, "Body too large", problem)
+        if has_body:
+            _declare(responses, 400, "Malformed request: the body is not JSON", problem)
+            _declare(responses, 415, "Unsupported content type", problem)
+        # What API Gateway answers itself, as {"message": "..."}: an authorizer's refusal,
+        # its own payload limit, its route throttling.
+        if route.authorizer:
+            _declare(responses, 401, "Not authenticated", gateway)
+        allowed = lambda_authorizers.get(route.authorizer or "", ())
+        if route.authorizer in lambda_authorizers and (
+            allowed is None or f"{route.method} {route.path}" not in allowed
+        ):
+            _declare(responses, 403, "Refused by the authorizer", gateway)
+        _declare(responses, 413, "Body too large", gateway)
+        _declare(responses, 429, "Too many requests", gateway)
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document["components"]["schemas"].pop(unused, None)
+    document["components"]["schemas"][GATEWAY_ERROR] = {
+        "title": GATEWAY_ERROR,
+        "description": (
+            "API Gateway's own answer, before or instead of a handler: "
+            '{"message": "Unauthorized"} (401, an authorizer refused the credentials), '
+            '{"message": "Forbidden"} (403, the session authorizer refused the route), '
+            '{"message": "Request Entity Too Large"} (413, over 10 MiB), '
+            '{"message": "Too Many Requests"} (429, route throttling; not emulated locally).'
+        ),
+        "type": "object",
+        "properties": {"message": {"title": "Message", "type": "string"}},
+        "required": ["message"],
+    }
+    return document
+
+
+def _declare(responses: dict, status: int, description: str, content: dict) -> None:
+    """Add a content type (and, when new, the status) to an operation's responses."""
+    response = responses.setdefault(str(status), {"description": description})
+    response.setdefault("content", {}).update(content)
+
+
+def _can_fail(parameter: dict) -> bool:
+    """Whether validation can refuse a value of this parameter (a bare string cannot)."""
+    schema = {k: v for k, v in parameter.get("schema", {}).items() if k not in NOT_CONSTRAINTS}
+    return parameter.get("in") != "path" or schema != {"type": "string"}
+
+
+def _lambda_authorizer_allow_lists() -> dict[str, frozenset[str] | None]:
+    """Lambda authorizer name -> the route keys it never refuses with 403 (None: unknown).
+
+    A Lambda authorizer may answer {"isAuthorized": false}, and API Gateway then answers
+    403. The session authorizer lists the routes it lets through whatever the session's
+    state (ALLOWED_WHILE_CHANGE_REQUIRED); any other route can get that 403.
+    """
+    found: dict[str, frozenset[str] | None] = {}
+    for api in template.resources("AWS::Serverless::HttpApi").values():
+        authorizers = (api["Properties"].get("Auth") or {}).get("Authorizers") or {}
+        for name, config in authorizers.items():
+            arn = config.get("FunctionArn")
+            if not (isinstance(arn, template.Tag) and arn.name == "GetAtt"):
+                continue  # a JWT authorizer: it answers 401 only
+            target = arn.value if isinstance(arn.value, str) else ".".join(arn.value)
+            function = template.load()["Resources"][target.removesuffix(".Arn")]
+            module = importlib.import_module(template.module_of(function))
+            allowed = getattr(module, "ALLOWED_WHILE_CHANGE_REQUIRED", None)
+            found[name] = frozenset(allowed) if allowed is not None else None
+    return found
+
+
+def render(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="write the document to this file")
+    args = parser.parse_args()
+    text = render(generate())
+    if args.write:
+        args.write.write_text(text)
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Read template.yaml: parameters, resources, routes, and the functions' environment.
+
+CloudFormation's short tags (!Ref, !GetAtt, !Sub) are kept as small objects and resolved
+against the local names of resources (their logical ids).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    value: object
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tag:
+    if isinstance(node, yaml.ScalarNode):
+        value: object = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return Tag(suffix, value)
+
+
+# CloudFormation's tags on the safe loader: still no arbitrary objects, just Tag values.
+yaml.SafeLoader.add_multi_constructor("!", _tag)
+
+
+@lru_cache(maxsize=1)
+def load() -> dict:
+    return yaml.safe_load(TEMPLATE.read_text())
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    function: str  # logical id
+    module: str  # functions.<folder>.app
+    api: str  # logical id of the HttpApi
+    authorizer: str | None
+    pattern: re.Pattern = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+def resources(kind: str) -> dict[str, dict]:
+    return {
+        name: resource for name, resource in load()["Resources"].items() if resource["Type"] == kind
+    }
+
+
+def parameter_defaults() -> dict[str, str]:
+    return {
+        name: str(spec.get("Default", ""))
+        if not isinstance(spec.get("Default"), list)
+        else ",".join(spec["Default"])
+        for name, spec in load().get("Parameters", {}).items()
+    }
+
+
+def resolve(value: object, names: dict[str, str]) -> object:
+    """Resolve !Ref and the simple !Sub/!GetAtt forms used in function environments."""
+    if isinstance(value, Tag):
+        if value.name == "Ref":
+            return names.get(str(value.value), parameter_defaults().get(str(value.value), ""))
+        if value.name == "GetAtt":
+            target = value.value if isinstance(value.value, str) else ".".join(value.value)
+            return names.get(target, target)
+        if value.name == "Sub":
+            text = value.value if isinstance(value.value, str) else value.value[0]
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(names.get(m.group(1), m.group(0))), text)
+        return ""
+    return value
+
+
+def module_of(function: dict) -> str:
+    code_uri = function["Properties"]["CodeUri"].strip("/").replace("/", ".")
+    handler_module = function["Properties"].get("Handler", "app.handler").rsplit(".", 1)[0]
+    return f"{code_uri}.{handler_module}"
+
+
+def _pattern(path: str) -> re.Pattern:
+    regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{regex}$")
+
+
+def routes() -> list[Route]:
+    apis = resources("AWS::Serverless::HttpApi")
+    found = []
+    for name, function in resources("AWS::Serverless::Function").items():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            props = event["Properties"]
+            api = props["ApiId"].value if isinstance(props.get("ApiId"), Tag) else None
+            auth = props.get("Auth", {}).get("Authorizer")
+            if auth is None and api:
+                auth = apis[api]["Properties"].get("Auth", {}).get("DefaultAuthorizer")
+            if auth == "NONE":
+                auth = None
+            found.append(
+                Route(
+                    method=props["Method"].upper(),
+                    path=props["Path"],
+                    function=name,
+                    module=module_of(function),
+                    api=api or "",
+                    authorizer=auth,
+                    pattern=_pattern(props["Path"]),
+                )
+            )
+    return found
+
+
+def function_environment(function_name: str, names: dict[str, str]) -> dict[str, str]:
+    """Globals + the function's own variables, resolved to local names."""
+    template = load()
+    variables = dict(
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    function = template["Resources"][function_name]
+    variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
+    return {key: str(resolve(value, names)) for key, value in variables.items()}

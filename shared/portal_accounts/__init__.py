@@ -1,0 +1,1 @@
+"""portal-accounts: the domain layer shared by every Lambda function."""

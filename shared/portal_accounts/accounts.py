@@ -1,0 +1,323 @@
+"""The operator's account lifecycle: create, associate, dissociate, password, disable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from portal_accounts import audit, clock, search
+from portal_accounts.audit import Actor
+from portal_accounts.config import get_settings
+from portal_accounts.customers import customer_summary_entry, get_customer, is_customer_id
+from portal_accounts.errors import (
+    Conflict,
+    CustomerAlreadyLinked,
+    NotFound,
+    NoValidEmail,
+    PasswordMismatch,
+    UsernameTaken,
+)
+from portal_accounts.identity import lookup_key, username_or_none
+from portal_accounts.models import (
+    AccountModel,
+    CustomerModel,
+    ThrottleModel,
+    linked_customers,
+    login_throttle_key,
+)
+from portal_accounts.passwords import check_policy, hash_password
+from portal_accounts.store import TransactionCancelled, batch_get, transaction
+
+MAX_USERNAME = 320  # the longest email address
+ACTIVE = "active"
+DISABLED = "disabled"
+
+
+def _no_such_account(username: str) -> NotFound:
+    return NotFound(f"There is no account with username {username}.")
+
+
+def get_account(username: str) -> AccountModel:
+    key = lookup_key(username)
+    if not key or len(key) > MAX_USERNAME:
+        raise _no_such_account(username[:MAX_USERNAME])
+    try:
+        return AccountModel.get(key, consistent_read=True)
+    except AccountModel.DoesNotExist:
+        raise _no_such_account(key) from None
+
+
+def _customer_and_account(customer_id: str, username: str) -> tuple[CustomerModel, AccountModel]:
+    """Both, in one round trip (their keys are both known), or the right 404."""
+    key = lookup_key(username)
+    if not key or len(key) > MAX_USERNAME:
+        raise _no_such_account(username[:MAX_USERNAME])
+    if not is_customer_id(customer_id):
+        raise NotFound(f"There is no customer {customer_id[:64]}.")
+    found = batch_get((CustomerModel, customer_id), (AccountModel, key))
+    if found[CustomerModel] is None:
+        raise NotFound(f"There is no customer {customer_id}.")
+    if found[AccountModel] is None:
+        raise _no_such_account(key)
+    return found[CustomerModel], found[AccountModel]
+
+
+def context_names(account_customers: dict[str, dict]) -> list[str]:
+    """Names a password must not contain: every customer linked to the login."""
+    return [
+        name
+        for entry in account_customers.values()
+        for name in (entry["first_name"], entry["last_name"])
+    ]
+
+
+def password_actions(password: str, temporary: bool) -> list:
+    """Everything that setting a password changes, in any flow."""
+    now = clock.now()
+    expires = now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
+    return [
+        AccountModel.password_hash.set(hash_password(password)),
+        AccountModel.password_temporary.set(temporary),
+        AccountModel.password_changed_at.set(now),
+        AccountModel.password_expires_at.set(expires)
+        if temporary
+        else AccountModel.password_expires_at.remove(),
+        AccountModel.credential_version.add(1),
+    ]
+
+
+def create_account(
+    customer_id: str, *, password: str, temporary: bool, actor: Actor
+) -> AccountModel:
+    """F9: a new login for a customer, username = the customer's email."""
+    customer = get_customer(customer_id)
+    if customer.account_username:
+        raise CustomerAlreadyLinked(
+            f"The customer already has the account {customer.account_username}.",
+            username=customer.account_username,
+        )
+    username = username_or_none(customer.email)
+    if username is None:
+        raise NoValidEmail(
+            "The customer has no valid email: save one on the customer first, "
+            "it becomes the username.",
+            errors=[{"field": "email", "reason": "missing_or_invalid"}],
+        )
+    check_policy(password, username=username, names=[customer.first_name, customer.last_name])
+    now = clock.now()
+    account = AccountModel(
+        username=username,
+        status=ACTIVE,
+        password_hash=hash_password(password),
+        password_temporary=temporary,
+        password_changed_at=now,
+        password_expires_at=(
+            now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
+            if temporary
+            else None
+        ),
+        credential_version=1,
+        created_at=now,
+        customers={customer_id: customer_summary_entry(customer)},
+    )
+    try:
+        with transaction() as tx:
+            tx.save(account, condition=AccountModel.username.does_not_exist())
+            tx.update(
+                customer,
+                actions=[
+                    CustomerModel.account_username.set(username),
+                    CustomerModel.updated_at.set(now),
+                ],
+                condition=CustomerModel.account_username.does_not_exist()
+                & (CustomerModel.email == customer.email),
+            )
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(username),
+                    actor,
+                    "account.created",
+                    target=customer_id,
+                    details={"temporary_password": temporary},
+                )
+            )
+    except TransactionCancelled as cancelled:
+        if 0 in cancelled.failed:
+            raise UsernameTaken(
+                f"The username {username} is already taken: to let this customer use that "
+                "login, associate the existing account instead.",
+                username=username,
+            ) from None
+        raise CustomerAlreadyLinked(
+            "The customer was linked or changed while creating the account: reload it."
+        ) from None
+    search.sync(account)
+    return account
+
+
+def associate(customer_id: str, *, username: str, actor: Actor) -> AccountModel:
+    """F10: attach a customer to an existing login (a parent's login serving a child)."""
+    customer, account = _customer_and_account(customer_id, username)
+    if customer.account_username == account.username:
+        return account
+    if customer.account_username:
+        raise Conflict(
+            f"The customer is linked to another account ({customer.account_username}): "
+            "dissociate it first.",
+            username=customer.account_username,
+        )
+    now = clock.now()
+    entry = customer_summary_entry(customer)
+    try:
+        with transaction() as tx:
+            tx.update(
+                customer,
+                actions=[
+                    CustomerModel.account_username.set(account.username),
+                    CustomerModel.updated_at.set(now),
+                ],
+                condition=CustomerModel.account_username.does_not_exist(),
+            )
+            tx.update(
+                account,
+                actions=[AccountModel.customers[customer_id].set(entry)],
+                condition=AccountModel.username.exists(),
+            )
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(account.username),
+                    actor,
+                    "account.customer_associated",
+                    target=customer_id,
+                )
+            )
+    except TransactionCancelled as cancelled:
+        if 1 in cancelled.failed:
+            raise _no_such_account(account.username) from None
+        raise Conflict("The customer was linked meanwhile: reload it.") from None
+    # The transaction did exactly this: no need to read the account again.
+    account.customers = {**linked_customers(account), customer_id: entry}
+    search.sync(account)
+    return account
+
+
+def dissociate(customer_id: str, *, actor: Actor) -> None:
+    """F8: remove one customer's link; the account and its other customers keep working.
+
+    Losing its last customer ends the account's sessions (credential version moves on).
+    """
+    customer = get_customer(customer_id)
+    username = customer.account_username
+    if not username:
+        raise NotFound("The customer is not linked to an account.")
+    account = get_account(username)
+    last_one = set(linked_customers(account)) <= {customer_id}
+    actions = [AccountModel.customers[customer_id].remove()]
+    if last_one:
+        actions.append(AccountModel.credential_version.add(1))
+    try:
+        with transaction() as tx:
+            tx.update(
+                customer,
+                actions=[
+                    CustomerModel.account_username.remove(),
+                    CustomerModel.updated_at.set(clock.now()),
+                ],
+                condition=CustomerModel.account_username == username,
+            )
+            tx.update(account, actions=actions, condition=AccountModel.username.exists())
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(username),
+                    actor,
+                    "account.customer_dissociated",
+                    target=customer_id,
+                    details={"last_customer": last_one},
+                )
+            )
+    except TransactionCancelled:
+        raise Conflict("The customer's link changed meanwhile: reload it.") from None
+    remaining = linked_customers(account)
+    remaining.pop(customer_id, None)
+    account.customers = remaining
+    search.sync(account)
+
+
+def set_password(
+    username: str, *, password: str, confirmation: str, temporary: bool, actor: Actor
+) -> None:
+    """F3: the operator types a new password twice. Ends every session of the account."""
+    account = get_account(username)
+    if password != confirmation:
+        raise PasswordMismatch(
+            "The two passwords do not match.",
+            errors=[{"field": "password_confirmation", "reason": "mismatch"}],
+        )
+    check_policy(
+        password,
+        username=account.username,
+        names=context_names(linked_customers(account)),
+    )
+    with transaction() as tx:
+        tx.update(
+            account,
+            actions=password_actions(password, temporary),
+            condition=AccountModel.username.exists(),
+        )
+        # A new password from the operator also lifts any login throttle.
+        tx.delete(ThrottleModel(login_throttle_key(account.username)))
+        tx.save(
+            audit.build_event(
+                audit.account_subject(account.username),
+                actor,
+                "account.password_set",
+                details={"temporary": temporary},
+            )
+        )
+
+
+def _set_status(username: str, status: str, action: str, actor: Actor) -> AccountModel:
+    account = get_account(username)
+    if account.status == status:
+        return account
+    actions = [AccountModel.status.set(status)]
+    if status == DISABLED:
+        actions.append(AccountModel.credential_version.add(1))
+    with transaction() as tx:
+        tx.update(account, actions=actions, condition=AccountModel.username.exists())
+        tx.save(audit.build_event(audit.account_subject(account.username), actor, action))
+    account.status = status
+    if status == DISABLED:
+        account.credential_version = int(account.credential_version) + 1
+    search.sync(account)
+    return account
+
+
+def disable(username: str, *, actor: Actor) -> AccountModel:
+    """F7: nobody can log in with it, and its sessions end at once."""
+    return _set_status(username, DISABLED, "account.disabled", actor)
+
+
+def enable(username: str, *, actor: Actor) -> AccountModel:
+    return _set_status(username, ACTIVE, "account.enabled", actor)
+
+
+@dataclass
+class AccountDetail:
+    account: AccountModel
+    locked_until: datetime | None
+    recent_events: list[dict]
+
+
+def detail(username: str, *, recent: int = 10) -> AccountDetail:
+    """F2: the account, whether logins are throttled right now, and its latest events."""
+    account = get_account(username)
+    try:
+        throttle = ThrottleModel.get(login_throttle_key(account.username))
+        locked_until = throttle.locked_until
+    except ThrottleModel.DoesNotExist:
+        locked_until = None
+    if locked_until is not None and locked_until <= clock.now():
+        locked_until = None
+    events = audit.list_events(audit.account_subject(account.username), limit=recent, cursor=None)
+    return AccountDetail(account, locked_until, events.items)

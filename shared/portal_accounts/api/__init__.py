@@ -1,0 +1,1 @@
+"""HTTP edge shared by every handler: resolver factory, problem documents, schemas."""

@@ -1,0 +1,79 @@
+"""The audit trail: every operator action and security event, newest first."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from portal_accounts import clock
+from portal_accounts.config import get_settings
+from portal_accounts.models import AuditEventModel, raw_map
+from portal_accounts.pagination import Page, decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: an operator (from the JWT claims), a customer, or the system."""
+
+    type: str
+    id: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(type="system")
+
+
+def account_subject(username: str) -> str:
+    return f"account#{username}"
+
+
+def customer_subject(customer_id: str) -> str:
+    return f"customer#{customer_id}"
+
+
+def build_event(
+    subject: str,
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    details: dict | None = None,
+) -> AuditEventModel:
+    at = clock.now()
+    retention = timedelta(days=get_settings().audit_retention_days)
+    return AuditEventModel(
+        subject=subject,
+        event_id=clock.sortable_id(at, secrets.token_hex(6)),
+        at=at,
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        target=target,
+        details=details or {},
+        expires_at=at + retention,
+    )
+
+
+def record(subject: str, actor: Actor, action: str, **kwargs) -> None:
+    build_event(subject, actor, action, **kwargs).save()
+
+
+def list_events(subject: str, *, limit: int, cursor: str | None) -> Page:
+    start = decode_cursor(cursor, {"subject": subject}, ("event_id",))
+    results = AuditEventModel.query(
+        subject, scan_index_forward=False, limit=limit, last_evaluated_key=start
+    )
+    items = [
+        {
+            "at": clock.iso(event.at),
+            "action": event.action,
+            "actor": {"type": event.actor_type, "id": event.actor_id, "email": event.actor_email},
+            "target": event.target,
+            "details": raw_map(event.details),
+        }
+        for event in results
+    ]
+    return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))

@@ -1,0 +1,75 @@
+"""One typed settings object, read from the environment once per process.
+
+A frozen dataclass rather than a pydantic model on purpose: the session authorizer runs
+before every storefront request and needs nothing else from pydantic, whose import would
+be most of its cold start. Values are converted to the field's type and range-checked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+
+def _int(default: int, low: int | None = None, high: int | None = None):
+    return field(default=default, metadata={"low": low, "high": high})
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_table: str = "portal-accounts-accounts"
+    customers_table: str = "portal-accounts-customers"
+    search_table: str = "portal-accounts-search"
+    audit_table: str = "portal-accounts-audit"
+    sessions_table: str = "portal-accounts-sessions"
+    link_tokens_table: str = "portal-accounts-link-tokens"
+    throttle_table: str = "portal-accounts-throttle"
+    templates_table: str = "portal-accounts-templates"
+    email_log_table: str = "portal-accounts-email-log"
+    idempotency_table: str = "portal-accounts-idempotency"
+    email_queue_url: str = ""
+    sender_email_address: str = "no-reply@example.com"
+    email_max_receive_count: int = _int(5, low=1)
+
+    reset_link_ttl_seconds: int = _int(3600, low=1)
+    set_password_link_ttl_seconds: int = _int(259200, low=1)
+    session_ttl_seconds: int = _int(43200, low=1)
+    session_idle_timeout_seconds: int = _int(3600, low=1)
+    password_min_length: int = _int(15, low=8, high=128)
+    business_name: str = ""
+    login_max_failures: int = _int(5, low=1)
+    forgot_password_min_interval_seconds: int = _int(60, low=0)
+    storefront_base_url: str = "http://127.0.0.1:3000"
+    default_locale: str = "it"
+
+    temporary_password_ttl_seconds: int = _int(7 * 24 * 3600, low=1)
+    # Sessions record activity at most this often: the idle timeout is exact to this much.
+    session_touch_interval_seconds: int = _int(60, low=0)
+    login_lock_base_seconds: int = _int(1, low=1)
+    login_lock_max_seconds: int = _int(900, low=1)
+    audit_retention_days: int = _int(400, low=1)
+
+
+def _converted(spec, raw: str) -> object:
+    if spec.type not in ("int", int):
+        return raw
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{spec.name.upper()} must be a whole number, not {raw!r}") from None
+    low, high = spec.metadata.get("low"), spec.metadata.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{spec.name.upper()} must be between {low} and {high}, not {value}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from environment variables of the same names, upper-cased."""
+    values = {
+        spec.name: _converted(spec, os.environ[spec.name.upper()])
+        for spec in fields(Settings)
+        if os.environ.get(spec.name.upper(), "") != ""
+    }
+    return Settings(**values)

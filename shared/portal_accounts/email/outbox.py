@@ -1,0 +1,133 @@
+"""Enqueue, never send inline: an email request goes to SQS and into the account's log.
+
+The request carries everything the sender needs (template, language, recipient, values)
+and an idempotency key, so a redelivered message is sent at most once. The only secret
+it can carry is a new password, and the queue is encrypted; it is never logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from portal_accounts import clock
+from portal_accounts.config import get_settings
+from portal_accounts.models import CustomerModel, EmailLogModel
+from portal_accounts.pagination import Page, decode_cursor, encode_cursor
+
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+
+
+class EmailRequest(BaseModel):
+    """The queue message."""
+
+    username: str
+    email_id: str
+    template_id: str
+    locale: str
+    to: str
+    variables: dict[str, str]
+    idempotency_key: str
+
+
+@lru_cache(maxsize=1)
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def locale_for(customer: CustomerModel) -> str:
+    return customer.locale or get_settings().default_locale
+
+
+def base_variables(first_name: str, username: str) -> dict[str, str]:
+    """The variables every template has."""
+    settings = get_settings()
+    return {
+        "first_name": first_name,
+        "username": username,
+        "business_name": settings.business_name,
+        "portal_url": settings.storefront_base_url,
+    }
+
+
+@dataclass
+class Outgoing:
+    """An email ready to go: its log entry (to write, possibly in the caller's
+    transaction) and the queue message (to send once that write has happened)."""
+
+    entry: EmailLogModel
+    request: EmailRequest
+
+
+def prepare(
+    *, username: str, template_id: str, locale: str, to: str, variables: dict[str, str]
+) -> Outgoing:
+    now = clock.now()
+    entry = EmailLogModel(
+        username=username,
+        email_id=clock.sortable_id(now, secrets.token_hex(6)),
+        template_id=template_id,
+        locale=locale,
+        to=to,
+        status=QUEUED,
+        queued_at=now,
+        attempts=0,
+    )
+    request = EmailRequest(
+        username=username,
+        email_id=entry.email_id,
+        template_id=template_id,
+        locale=locale,
+        to=to,
+        variables=variables,
+        idempotency_key=f"{username}|{entry.email_id}",
+    )
+    return Outgoing(entry, request)
+
+
+def dispatch(outgoing: Outgoing) -> None:
+    """Put the request on the queue; if that fails, the log says so."""
+    try:
+        _sqs().send_message(
+            QueueUrl=get_settings().email_queue_url,
+            MessageBody=outgoing.request.model_dump_json(),
+        )
+    except Exception:
+        outgoing.entry.update(
+            actions=[
+                EmailLogModel.status.set(FAILED),
+                EmailLogModel.error.set("could not be queued"),
+            ]
+        )
+        raise
+
+
+def enqueue(**kwargs) -> EmailLogModel:
+    outgoing = prepare(**kwargs)
+    outgoing.entry.save()
+    dispatch(outgoing)
+    return outgoing.entry
+
+
+def list_log(username: str, *, limit: int, cursor: str | None) -> Page:
+    start = decode_cursor(cursor, {"username": username}, ("email_id",))
+    results = EmailLogModel.query(
+        username, scan_index_forward=False, limit=limit, last_evaluated_key=start
+    )
+    items = [
+        {
+            "template_id": entry.template_id,
+            "to": entry.to,
+            "status": entry.status,
+            "queued_at": clock.iso(entry.queued_at),
+            "sent_at": clock.iso(entry.sent_at),
+            "error": entry.error,
+        }
+        for entry in results
+    ]
+    return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))

@@ -1,0 +1,127 @@
+"""F6: the operators' templates — shipped defaults, customised copies, validation, preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal_accounts import clock
+from portal_accounts.audit import Actor
+from portal_accounts.email.defaults import (
+    DEFAULTS,
+    LOCALES,
+    REQUIRED,
+    SAMPLE_VALUES,
+    TEMPLATE_IDS,
+    VARIABLES,
+)
+from portal_accounts.email.rendering import check_part, render, render_subject
+from portal_accounts.errors import InvalidInput, NotFound
+from portal_accounts.models import TemplateModel
+
+PARTS = ("subject", "text", "html")
+
+
+@dataclass(frozen=True)
+class Template:
+    template_id: str
+    locale: str
+    subject: str
+    text: str
+    html: str
+    customised: bool
+
+    @property
+    def variables(self) -> list[str]:
+        return list(VARIABLES[self.template_id])
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _check_known(template_id: str, locale: str) -> None:
+    if template_id not in TEMPLATE_IDS or locale not in LOCALES:
+        raise NotFound(
+            f"There is no template {template_id} in {locale}: "
+            f"ids are {', '.join(TEMPLATE_IDS)}; languages {', '.join(LOCALES)}."
+        )
+
+
+def get_template(template_id: str, locale: str) -> Template:
+    _check_known(template_id, locale)
+    try:
+        item = TemplateModel.get(template_id, locale)
+    except TemplateModel.DoesNotExist:
+        default = DEFAULTS[(template_id, locale)]
+        return Template(template_id, locale, customised=False, **default)
+    return Template(template_id, locale, item.subject, item.text, item.html, customised=True)
+
+
+def list_templates() -> list[dict]:
+    """Every id x language, with whether an operator customised it (one Query per id)."""
+    customised = {
+        (item.template_id, item.locale)
+        for template_id in TEMPLATE_IDS
+        for item in TemplateModel.query(template_id, attributes_to_get=["template_id", "locale"])
+    }
+    return [
+        {"template_id": t, "locale": loc, "customised": (t, loc) in customised}
+        for t in TEMPLATE_IDS
+        for loc in LOCALES
+    ]
+
+
+def validate(template_id: str, parts: dict[str, str]) -> None:
+    """422 naming every unknown variable, missing required one and syntax error."""
+    allowed = set(VARIABLES[template_id])
+    required = set(REQUIRED[template_id])
+    problems = []
+    for name in PARTS:
+        # The subject is a single line and never required to carry the link/password.
+        problems += check_part(name, parts[name], allowed, set() if name == "subject" else required)
+    if problems:
+        raise InvalidInput(
+            "; ".join(f"{p.field}: {p.reason}" for p in problems),
+            errors=[{"field": p.field, "reason": p.reason} for p in problems],
+        )
+
+
+def save_template(template_id: str, locale: str, parts: dict[str, str], actor: Actor) -> Template:
+    _check_known(template_id, locale)
+    validate(template_id, parts)
+    TemplateModel(
+        template_id,
+        locale,
+        subject=parts["subject"],
+        text=parts["text"],
+        html=parts["html"],
+        updated_at=clock.now(),
+        updated_by=actor.email or actor.id,
+    ).save()
+    return Template(template_id, locale, customised=True, **parts)
+
+
+def reset_template(template_id: str, locale: str) -> None:
+    """Back to the shipped default (idempotent)."""
+    _check_known(template_id, locale)
+    TemplateModel(template_id, locale).delete()
+
+
+def render_template(template: Template, values: dict[str, str]) -> Rendered:
+    return Rendered(
+        subject=render_subject(template.subject, values),
+        text=render(template.text, values),
+        html=render(template.html, values, escape=True),
+    )
+
+
+def preview(template_id: str, locale: str, draft: dict[str, str | None]) -> Rendered:
+    """Render a draft (missing parts from the current template) with sample values."""
+    current = get_template(template_id, locale)
+    parts = {name: draft.get(name) or getattr(current, name) for name in PARTS}
+    validate(template_id, parts)
+    draft_template = Template(template_id, locale, customised=current.customised, **parts)
+    return render_template(draft_template, SAMPLE_VALUES)

@@ -1,0 +1,224 @@
+"""PynamoDB models: one per table, the only place that knows attribute names.
+
+Table names come from the environment (template.yaml sets them on every function).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from portal_accounts.config import get_settings
+
+_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-south-1"
+
+
+class _Meta:
+    region = _REGION
+    # Lambda reuses connections; keep retries short so a throttled table answers fast.
+    max_retry_attempts = 3
+
+
+class CustomerModel(Model):
+    """A person of the business's customer registry (anagrafica)."""
+
+    class Meta(_Meta):
+        table_name = get_settings().customers_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    first_name = UnicodeAttribute()
+    last_name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(default="it")
+    # The link: at most one account per customer. Mirrored in AccountModel.customers,
+    # and both sides always change in one transaction.
+    account_username = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class StatusIndex(GlobalSecondaryIndex):
+    """Lists accounts by status, in username order, without reading the table."""
+
+    class Meta:
+        index_name = "by-status"
+        projection = IncludeProjection(["customers", "last_login_at"])
+
+    status = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute(range_key=True)
+
+
+class AccountModel(Model):
+    """A login to the portal. The username is the normalised email."""
+
+    class Meta(_Meta):
+        table_name = get_settings().accounts_table
+
+    username = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute(default="active")
+    password_hash = UnicodeAttribute()
+    password_temporary = BooleanAttribute(default=False)
+    password_changed_at = UTCDateTimeAttribute()
+    password_expires_at = UTCDateTimeAttribute(null=True)
+    # Bumped by every event that must end existing sessions and links
+    # (password set or reset, disable). Sessions and link tokens carry the version
+    # they were issued under and die when it moves on.
+    credential_version = NumberAttribute(default=1)
+    created_at = UTCDateTimeAttribute()
+    last_login_at = UTCDateTimeAttribute(null=True)
+    # customer_id -> {first_name, last_name, linked_at}: the linked customers, denormalised
+    # so that lists and logins need no second read.
+    customers = MapAttribute(default=dict)
+    # purpose -> hash of the one live link token (reset, set_password): a new link
+    # replaces the old one, so older links stop working (see links.py).
+    live_links = MapAttribute(default=dict)
+    # What the search index holds for this account right now (see search.py).
+    last_forgot_at = UTCDateTimeAttribute(null=True)
+    indexed_words = UnicodeSetAttribute(null=True)
+    indexed_status = UnicodeAttribute(null=True)
+
+    by_status = StatusIndex()
+
+
+class SearchEntryModel(Model):
+    """One prefix token of one account: the search index (no Scan on any request path)."""
+
+    class Meta(_Meta):
+        table_name = get_settings().search_table
+
+    token = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)  # "<status>#<username>"
+    words = UnicodeSetAttribute()
+
+
+class AuditEventModel(Model):
+    """The audit trail: who did what to which subject, and when."""
+
+    class Meta(_Meta):
+        table_name = get_settings().audit_table
+
+    subject = UnicodeAttribute(hash_key=True)  # "account#<username>" or "customer#<id>"
+    event_id = UnicodeAttribute(range_key=True)  # "<iso time>#<random>": sorts by time
+    at = UTCDateTimeAttribute()
+    action = UnicodeAttribute()
+    actor_type = UnicodeAttribute()  # operator | customer | system
+    actor_id = UnicodeAttribute(null=True)
+    actor_email = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)
+    details = MapAttribute(default=dict)
+    expires_at = TTLAttribute(null=True)
+
+
+def raw_map(value: MapAttribute | dict | None) -> dict:
+    """A raw MapAttribute's content as a plain dict (loaded items and new ones alike)."""
+    return value.as_dict() if isinstance(value, MapAttribute) else dict(value or {})
+
+
+def linked_customers(account: AccountModel) -> dict[str, dict]:
+    """customer_id -> {first_name, last_name, linked_at}, oldest link first."""
+    entries = raw_map(account.customers)
+    return dict(sorted(entries.items(), key=lambda item: (item[1].get("linked_at", ""), item[0])))
+
+
+class LinkTokenModel(Model):
+    """A reset or set-password link token, stored only as its hash."""
+
+    class Meta(_Meta):
+        table_name = get_settings().link_tokens_table
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    # Checked in code: DynamoDB's TTL deletes late, it only cleans up.
+    valid_until = UTCDateTimeAttribute()
+    credential_version = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+class SessionModel(Model):
+    """A storefront session: the token's SHA-256 only, never the token."""
+
+    class Meta(_Meta):
+        table_name = get_settings().sessions_table
+
+    session_hash = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute()
+    credential_version = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_seen_at = UTCDateTimeAttribute()
+    absolute_expires_at = UTCDateTimeAttribute()  # checked in code
+    expires_at = TTLAttribute()  # clean-up only
+
+
+class ThrottleModel(Model):
+    """Failed logins per username (also usernames with no account); see auth.py."""
+
+    class Meta(_Meta):
+        table_name = get_settings().throttle_table
+
+    key = UnicodeAttribute(hash_key=True)  # login_throttle_key(username)
+    failures = NumberAttribute(default=0)
+    locked_until = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+def login_throttle_key(username: str) -> str:
+    return f"login#{username}"
+
+
+class TemplateModel(Model):
+    """An operator's customised email template; absent means the shipped default."""
+
+    class Meta(_Meta):
+        table_name = get_settings().templates_table
+
+    template_id = UnicodeAttribute(hash_key=True)
+    locale = UnicodeAttribute(range_key=True)
+    subject = UnicodeAttribute()
+    text = UnicodeAttribute()
+    html = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute(null=True)
+
+
+class EmailLogModel(Model):
+    """What was emailed for an account and how it went: queued, sent or failed. No body."""
+
+    class Meta(_Meta):
+        table_name = get_settings().email_log_table
+
+    username = UnicodeAttribute(hash_key=True)
+    email_id = UnicodeAttribute(range_key=True)  # "<iso time>#<random>": sorts by time
+    template_id = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    to = UnicodeAttribute()
+    status = UnicodeAttribute()  # queued | sent | failed
+    queued_at = UTCDateTimeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    CustomerModel,
+    AccountModel,
+    SearchEntryModel,
+    AuditEventModel,
+    LinkTokenModel,
+    SessionModel,
+    ThrottleModel,
+    TemplateModel,
+    EmailLogModel,
+)

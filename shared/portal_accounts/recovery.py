@@ -1,0 +1,158 @@
+"""Self-service recovery (F5): forgot password → emailed link → new password.
+
+The API side of "forgot" only validates the address and queues a request, so it answers
+the same, in the same time, whether or not the account exists. The sender function
+then does the rest (`process_forgot`): nothing for unknown, disabled or unlinked
+accounts, at most one email per FORGOT_PASSWORD_MIN_INTERVAL_SECONDS (a conditional
+write, so a burst cannot slip through), a new link that replaces the old one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from portal_accounts import audit, clock, links
+from portal_accounts.accounts import context_names, password_actions
+from portal_accounts.audit import Actor
+from portal_accounts.auth import password_changed_email
+from portal_accounts.config import get_settings
+from portal_accounts.email import outbox
+from portal_accounts.errors import InvalidInput, InvalidLink, PasswordMismatch
+from portal_accounts.identity import normalise_email
+from portal_accounts.models import (
+    AccountModel,
+    LinkTokenModel,
+    ThrottleModel,
+    linked_customers,
+    login_throttle_key,
+)
+from portal_accounts.passwords import check_policy
+from portal_accounts.store import TransactionCancelled, transaction
+
+FORGOT_KIND = "forgot_password"
+
+
+class ForgotRequest(BaseModel):
+    kind: str = FORGOT_KIND
+    username: str
+    idempotency_key: str
+
+
+@lru_cache(maxsize=1)
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def request_reset(raw_email: str) -> None:
+    """POST /auth/password/forgot: one queue message, whatever the address."""
+    try:
+        username = normalise_email(raw_email)
+    except ValueError as error:
+        raise InvalidInput(
+            f"The email is not valid: {error}",
+            errors=[{"field": "email", "reason": str(error)}],
+        ) from None
+    message = ForgotRequest(username=username, idempotency_key=secrets.token_hex(16))
+    _sqs().send_message(
+        QueueUrl=get_settings().email_queue_url, MessageBody=message.model_dump_json()
+    )
+
+
+def process_forgot(username: str) -> outbox.Outgoing | None:
+    """In the sender: issue the link and queue its email, when the account qualifies."""
+    try:
+        account = AccountModel.get(username, consistent_read=True)
+    except AccountModel.DoesNotExist:
+        return None
+    customers = linked_customers(account)
+    if account.status != "active" or not customers:
+        return None
+    settings = get_settings()
+    now = clock.now()
+    quiet_since = now - timedelta(seconds=settings.forgot_password_min_interval_seconds)
+    token, item, actions = links.issue_actions(account, links.RESET)
+    first = next(iter(customers.values()))
+    outgoing = outbox.prepare(
+        username=account.username,
+        template_id="password_reset_link",
+        locale=first.get("locale") or settings.default_locale,
+        to=account.username,
+        variables={
+            **outbox.base_variables(first["first_name"], account.username),
+            "link": links.link_url(token),
+            "link_valid_minutes": str(max(1, round(settings.reset_link_ttl_seconds / 60))),
+        },
+    )
+    try:
+        with transaction() as tx:
+            tx.save(item, condition=LinkTokenModel.token_hash.does_not_exist())
+            tx.update(
+                account,
+                actions=[*actions, AccountModel.last_forgot_at.set(now)],
+                condition=AccountModel.last_forgot_at.does_not_exist()
+                | (AccountModel.last_forgot_at <= quiet_since),
+            )
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(account.username),
+                    Actor(type="customer", id=account.username),
+                    "password.reset_requested",
+                )
+            )
+            tx.save(outgoing.entry)
+    except TransactionCancelled:
+        return None  # an email went out less than the interval ago
+    return outgoing
+
+
+def verify_link(token: str) -> None:
+    links.verify(token)
+
+
+def reset_password(token: str, *, password: str, confirmation: str) -> None:
+    """Consume the link: exactly one caller wins, even racing; the rest get 410."""
+    verified = links.verify(token)
+    account, item = verified.account, verified.token
+    if password != confirmation:
+        raise PasswordMismatch(
+            "The two passwords do not match.",
+            errors=[{"field": "password_confirmation", "reason": "mismatch"}],
+        )
+    check_policy(
+        password, username=account.username, names=context_names(linked_customers(account))
+    )
+    email = password_changed_email(account, clock.now())
+    try:
+        with transaction() as tx:
+            tx.delete(item, condition=LinkTokenModel.token_hash.exists())
+            tx.update(
+                account,
+                actions=[
+                    *password_actions(password, temporary=False),
+                    AccountModel.live_links[item.purpose].remove(),
+                ],
+                condition=(AccountModel.live_links[item.purpose] == item.token_hash)
+                & (AccountModel.credential_version == int(item.credential_version)),
+            )
+            # A reset clears the login throttle: throttling never blocks recovery.
+            tx.delete(ThrottleModel(login_throttle_key(account.username)))
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(account.username),
+                    Actor(type="customer", id=account.username),
+                    "password.reset_completed",
+                    details={"link": item.purpose},
+                )
+            )
+            tx.save(email.entry)
+    except TransactionCancelled:
+        raise InvalidLink(
+            "This link is not valid any more: request a new one from the login page."
+        ) from None
+    outbox.dispatch(email)

@@ -1,0 +1,45 @@
+"""Shared fixtures: fake AWS credentials, moto, tables and queues made from template.yaml."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports boto3 or the models: fake credentials, one region, and the
+# table names the functions get from template.yaml (their logical ids, as locally).
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="eu-south-1",
+    AWS_REGION="eu-south-1",
+    POWERTOOLS_METRICS_NAMESPACE="PortalAccounts",
+    POWERTOOLS_SERVICE_NAME="portal-accounts",
+    BUSINESS_NAME="Palestra Aurora",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from local import template
+
+_TABLES = {name: name for name in template.resources("AWS::DynamoDB::Table")}
+for _key, _value in template.function_environment("EmailSenderFunction", _TABLES).items():
+    if _key.endswith("_TABLE"):
+        os.environ[_key] = _value
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from portal_accounts.config import get_settings  # noqa: E402
+
+
+@pytest.fixture
+def aws():
+    """A fresh emulated AWS with every table and queue of the template."""
+    from local import resources
+
+    with mock_aws():
+        names = resources.create_all()
+        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        get_settings.cache_clear()
+        yield names
+    get_settings.cache_clear()

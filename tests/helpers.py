@@ -1,0 +1,73 @@
+"""Build API Gateway HTTP API (v2) events like `sam local generate-event` and call handlers."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+OPERATOR_CLAIMS = {"sub": "op-123", "email": "desk@palestra.example", "iss": "local", "aud": "test"}
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: object = None,
+    query: dict | None = None,
+    headers: dict | None = None,
+    claims: dict | None = OPERATOR_CLAIMS,
+    path_parameters: dict | None = None,
+) -> dict:
+    raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "queryStringParameters": dict(query) if query else None,
+        "pathParameters": path_parameters or {},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
+            "requestId": "req-1",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "01/Jan/2026:09:00:00 +0000",
+            "timeEpoch": 1767258000000,
+        },
+        "body": raw_body,
+        "isBase64Encoded": False,
+    }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return event
+
+
+class FakeContext:
+    function_name = "test"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-south-1:123456789012:function:test"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+def call(handler, method: str, path: str, **kwargs) -> dict:
+    response = handler(http_event(method, path, **kwargs), FakeContext())
+    if response.get("body"):
+        try:
+            response["json"] = json.loads(response["body"])
+        except ValueError:
+            response["json"] = None
+    return response

@@ -1,0 +1,216 @@
+"""The password policy and hashing (SPEC: Rules → Passwords; NIST SP 800-63B-4, ASVS 5 V6)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+from argon2 import PasswordHasher
+
+from portal_accounts import passwords
+from portal_accounts.config import get_settings
+from portal_accounts.errors import WeakPassword
+from portal_accounts.models import AccountModel, AuditEventModel
+from tests.unit.conftest import GOOD_PASSWORD
+
+USERNAME = "mario.rossi@example.com"
+NAMES = ["Mario", "Rossi"]
+
+
+def refusal(password: str, **context) -> str | None:
+    """The policy's reason for refusing the password, or None when it is accepted."""
+    try:
+        passwords.check_policy(password, **context)
+    except WeakPassword as refused:
+        assert refused.status == 422
+        assert [e["field"] for e in refused.errors] == ["password"]
+        return refused.errors[0]["reason"]
+    return None
+
+
+@pytest.fixture
+def min_length(monkeypatch):
+    def set_min(value: int) -> None:
+        monkeypatch.setenv("PASSWORD_MIN_LENGTH", str(value))
+        get_settings.cache_clear()
+
+    yield set_min
+    get_settings.cache_clear()
+
+
+# ---- length -------------------------------------------------------------------------------
+
+
+def test_default_minimum_is_15_characters():
+    assert refusal("fiume lampada t") is None  # 15
+    assert refusal("fiume lampada ") == "too_short"  # 14
+
+
+def test_minimum_follows_password_min_length(min_length):
+    min_length(20)
+    assert refusal("fiume lampada treno") == "too_short"  # 19
+    assert refusal("fiume lampada treno!") is None  # 20
+    min_length(15)
+    assert refusal("fiume lampada treno") is None
+
+
+def test_length_is_counted_in_characters_not_bytes():
+    # 15 characters, 45 bytes in UTF-8: long enough. 14 characters: too short.
+    assert refusal("猫が屋根の上で静かに眠っている") is None
+    assert refusal("猫が屋根の上で静かに眠ってい") == "too_short"
+
+
+def test_a_128_character_non_ascii_passphrase_is_accepted():
+    passphrase = ("ἀβγδ ζηθι κλμν ξοπρ " * 7)[:128]
+    assert len(passphrase) == 128
+    assert len(passphrase.encode()) > 128
+    assert refusal(passphrase) is None
+
+
+def test_129_characters_are_refused_as_too_long():
+    passphrase = ("ἀβγδ ζηθι κλμν ξοπρ " * 7)[:129]
+    assert len(passphrase) == 129
+    assert refusal(passphrase) == "too_long"
+
+
+def test_passwords_between_73_and_128_characters_are_judged_not_crashed_on():
+    # Long random-ish passphrases: the strength meter must not choke on their length.
+    for length in (73, 100, 128):
+        passphrase = ("fiume lampada treno giallo ombrello " * 4)[:length]
+        assert refusal(passphrase) is None, length
+
+
+# ---- what is allowed ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "passphrase",
+    [
+        "correct horse battery staple",  # spaces
+        "καλημέρα κόσμε φίλε μου",  # Greek
+        "猫が屋根の上で静かに眠っている",  # Japanese
+        "η γάτα κοιμάται στη στέγη",
+        "aurora boreale sopra il lago",  # no digits, no capitals: no composition rules
+    ],
+)
+def test_spaces_and_any_script_are_allowed(passphrase):
+    assert refusal(passphrase, username=USERNAME, names=NAMES) is None
+
+
+# ---- what is refused ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["passwordpassword", "123456789012345", "aaaaaaaaaaaaaaaa", "qwertyuiopasdfgh"],
+)
+def test_common_or_guessable_passwords_are_refused(password):
+    assert refusal(password) == "common_or_guessable"
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "mario.rossi@example.com tramonto",  # the username
+        "mario.rossi lanterna verde molo",  # its local part
+        "lanterna verde MARIO molo antico",  # the first name, any case
+        "lanterna verde rossi molo antico",  # the last name
+        "lanterna verde Róssi molo antico",  # ... also with an accent added
+        "Palestra Aurora lanterna verde",  # the business name (set in tests/conftest.py)
+        "palestra aurora lanterna verde",
+    ],
+)
+def test_context_words_are_refused(password):
+    assert refusal(password, username=USERNAME, names=NAMES) == "context_word"
+
+
+def test_the_business_name_is_refused_even_without_a_username():
+    assert refusal("ciao Palestra Aurora ciao") == "context_word"
+
+
+# ---- hashing ------------------------------------------------------------------------------
+
+
+def argon2_parameters(encoded: str) -> tuple[str, dict[str, int]]:
+    match = re.fullmatch(r"\$(argon2(?:id|i|d))\$v=\d+\$([^$]+)\$[^$]+\$[^$]+", encoded)
+    assert match, encoded
+    params = dict(part.split("=") for part in match.group(2).split(","))
+    return match.group(1), {k: int(v) for k, v in params.items()}
+
+
+def test_hashes_are_argon2id_with_at_least_owasp_parameters():
+    variant, params = argon2_parameters(passwords.hash_password(GOOD_PASSWORD))
+    assert variant == "argon2id"
+    assert params["m"] >= 19456
+    assert params["t"] >= 2
+
+
+def test_hashing_is_salted_and_verifies_only_the_same_password():
+    first = passwords.hash_password(GOOD_PASSWORD)
+    assert first != passwords.hash_password(GOOD_PASSWORD)
+    assert passwords.verify_password(first, GOOD_PASSWORD)
+    assert not passwords.verify_password(first, GOOD_PASSWORD + " ")
+    assert not passwords.verify_password(first, GOOD_PASSWORD.upper())  # no case folding
+
+
+def test_no_truncation_past_72_bytes():
+    common = "è" * 36  # 72 bytes in UTF-8: where bcrypt would stop looking
+    first, second = common + " fiume", common + " lampo"
+    assert first.encode()[:72] == second.encode()[:72]
+    stored = passwords.hash_password(first)
+    assert passwords.verify_password(stored, first)
+    assert not passwords.verify_password(stored, second)
+
+
+def test_verify_is_false_without_a_hash():
+    assert passwords.verify_password(None, GOOD_PASSWORD) is False
+    assert passwords.verify_password("", GOOD_PASSWORD) is False
+
+
+def test_verify_is_false_for_a_garbage_hash():
+    assert passwords.verify_password("not-a-hash", GOOD_PASSWORD) is False
+
+
+def test_needs_rehash_for_weaker_parameters_only():
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(GOOD_PASSWORD)
+    assert passwords.needs_rehash(weak) is True
+    assert passwords.needs_rehash(passwords.hash_password(GOOD_PASSWORD)) is False
+
+
+def test_generated_passwords_pass_the_policy_and_differ():
+    generated = {passwords.generate_password() for _ in range(5)}
+    assert len(generated) == 5
+    for password in generated:
+        assert refusal(password) is None
+        assert len(password) >= get_settings().password_min_length
+
+
+# ---- what is stored -----------------------------------------------------------------------
+
+
+def test_the_password_is_never_stored_or_returned(desk):
+    customer_id = desk.customer("Lucia", "Verdi", "lucia.verdi@example.com")
+    created = desk.create_account(customer_id, password=GOOD_PASSWORD)
+    assert created["statusCode"] == 201
+    set_again = desk.set_password("lucia.verdi@example.com", "tramonto viola dietro le colline")
+    assert set_again["statusCode"] == 204
+
+    client = boto3.client("dynamodb")
+    stored = []
+    for table in (AccountModel.Meta.table_name, AuditEventModel.Meta.table_name):
+        stored += client.scan(TableName=table)["Items"]
+    dump = json.dumps(stored)
+    assert "lucia.verdi@example.com" in dump  # the scan did see the items
+    assert GOOD_PASSWORD not in dump
+    assert "tramonto viola dietro le colline" not in dump
+    assert GOOD_PASSWORD not in created["body"]
+    detail = desk.get_account("lucia.verdi@example.com")
+    assert GOOD_PASSWORD not in detail["body"]
+    assert "password_hash" not in detail["json"]
+
+    account = AccountModel.get("lucia.verdi@example.com")
+    variant, params = argon2_parameters(account.password_hash)
+    assert variant == "argon2id" and params["m"] >= 19456 and params["t"] >= 2
+    assert passwords.verify_password(account.password_hash, "tramonto viola dietro le colline")

@@ -1,0 +1,143 @@
+"""Racing storefront requests, with real threads against the local stack's moto server.
+
+moto in-process (mock_aws) does not make a conditional write or a transaction atomic
+against other threads; the moto server of local/aws.py serialises requests the way
+DynamoDB makes each of them atomic, so these tests exercise our conditions, not moto.
+
+Every thread sends the same body: the handlers' resolvers are module globals made for one
+invocation at a time (as on Lambda), so identical requests keep that out of the picture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from moto.moto_api._internal import moto_api_backend
+
+from local import aws as local_aws
+from local import resources
+from portal_accounts import auth, clock, recovery, store
+from portal_accounts.config import get_settings
+from portal_accounts.email import outbox, sender
+from portal_accounts.models import ALL_MODELS, AccountModel
+from tests.unit.conftest import GOOD_PASSWORD, seed_account
+from tests.unit.storefront_helpers import LINK, UNAUTHORIZED, Operator, Shop, authorize
+
+MARIO = "mario.rossi@example.com"
+NEW_PASSWORD = "girasole stanco sul balcone azzurro"
+WRONG = "not the right password at all"
+
+
+def _forget_clients() -> None:
+    """Every cached client connects again, where the environment now says."""
+    for model in ALL_MODELS:
+        model._connection = None
+    store._connection.cache_clear()
+    outbox._sqs.cache_clear()
+    recovery._sqs.cache_clear()
+    sender._ses.cache_clear()
+    sender._persistence.cache_clear()
+
+
+def _reset_emulated_aws() -> None:
+    """The server serves moto's process-wide state: start each test from nothing."""
+    moto_api_backend.reset()
+
+
+@pytest.fixture
+def moto_server():
+    keys = ("AWS_ENDPOINT_URL", "EMAIL_QUEUE_URL", "EMAIL_DEAD_LETTER_QUEUE_URL")
+    saved = {key: os.environ.get(key) for key in keys}
+    _forget_clients()
+    server = local_aws.start()
+    try:
+        _reset_emulated_aws()
+        names = resources.create_all()
+        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        get_settings.cache_clear()
+        yield names
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        _forget_clients()
+
+
+def race(threads: int, action) -> list[dict]:
+    start = threading.Barrier(threads)
+
+    def run(_):
+        start.wait()
+        return action()
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, range(threads)))
+
+
+def test_racing_wrong_passwords_get_at_most_the_free_checks(moto_server, monkeypatch):
+    assert (
+        AccountModel._get_connection().connection.client.meta.endpoint_url
+        == os.environ["AWS_ENDPOINT_URL"]
+    )
+    with clock.frozen():
+        seed_account(MARIO, [("Mario", "Rossi")])
+        checks = []
+        lock = threading.Lock()
+        original = auth.verify_password
+
+        def counting(password_hash, password):
+            with lock:
+                checks.append(1)
+            return original(password_hash, password)
+
+        monkeypatch.setattr(auth, "verify_password", counting)
+        shop = Shop()
+        responses = race(20, lambda: shop.login(MARIO, WRONG))
+
+        statuses = [r["statusCode"] for r in responses]
+        limit = get_settings().login_max_failures
+        assert set(statuses) <= {401, 429}, statuses
+        assert 1 <= len(checks) <= limit + 1, len(checks)
+        assert statuses.count(401) == len(checks)
+        assert statuses.count(429) == 20 - len(checks)
+        for response in responses:
+            if response["statusCode"] == 429:
+                assert int(response["headers"]["Retry-After"]) > 0
+
+
+def test_one_reset_link_redeemed_at_once_by_ten_wins_once(moto_server):
+    account = seed_account(MARIO, [("Mario", "Rossi")])
+    [customer_id] = list(account.customers.as_dict())
+    shop = Shop()
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    assert Operator().reset_password(customer_id, {"mode": "reset_link"})["statusCode"] == 202
+    sqs = boto3.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=moto_server["EmailQueue"])["Messages"]
+    sqs.delete_message(QueueUrl=moto_server["EmailQueue"], ReceiptHandle=message["ReceiptHandle"])
+    [(_, token)] = LINK.findall(json.loads(message["Body"])["variables"]["link"])
+    assert shop.verify(token)["statusCode"] == 200
+
+    responses = race(10, lambda: shop.reset(token, NEW_PASSWORD))
+
+    statuses = sorted(r["statusCode"] for r in responses)
+    assert statuses == [204] + [410] * 9, statuses
+    assert {r["json"]["type"] for r in responses if r["statusCode"] == 410} == {
+        "invalid_or_expired_link"
+    }
+    assert shop.verify(token)["statusCode"] == 410
+    assert authorize(session) == UNAUTHORIZED
+    assert shop.login(MARIO, NEW_PASSWORD)["statusCode"] == 200
+    # One password change, so one "password changed" email.
+    queued = sqs.receive_message(QueueUrl=moto_server["EmailQueue"], MaxNumberOfMessages=10)
+    templates = [json.loads(m["Body"])["template_id"] for m in queued.get("Messages", [])]
+    assert templates == ["password_changed"]
