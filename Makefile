@@ -11,7 +11,7 @@ BASE_PYTHON := $(if $(PYTHON_313),$(PYTHON_313),python3)
 PYTHON_313_DIR := $(if $(PYTHON_313),$(dir $(PYTHON_313)),)
 PORT ?= 3000
 
-.PHONY: venv sam-venv scan-venv run test lint unit integration bench openapi format build clean
+.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build clean
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
 	$(BASE_PYTHON) -m venv $(VENV)
@@ -63,14 +63,20 @@ unit: venv
 integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
+# schemathesis against the local stack, from docs/openapi.json (docs/fuzzing.md): bounded
+# and deterministic by default, FUZZ_LONG=1 for a longer randomised run.
+fuzz: venv
+	$(PY) -m fuzz
+
 test: lint build
 	$(VENV)/bin/pytest -q tests
+	$(PY) -m fuzz
 
 bench: venv
 	$(PY) -m bench
 
 openapi: venv
-	$(PY) -m local.openapi --write docs/openapi.json
+	PYTHONPATH=shared $(PY) -m local.openapi --write docs/openapi.json
 
 format: venv
 	$(VENV)/bin/ruff format .

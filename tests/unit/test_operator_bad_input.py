@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -19,7 +20,7 @@ from functions.operator_list_events.app import handler as list_events_handler
 from functions.operator_set_password.app import handler as set_password_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from portal_accounts.models import AccountModel, CustomerModel
-from tests.helpers import call
+from tests.helpers import FakeContext, call, http_event
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "errors"}
@@ -133,6 +134,54 @@ def test_a_body_over_16_kib_is_413_on_every_route(linked):
         body = assert_problem(call(handler, method, path, body=oversized), 413)
         assert body["type"] == "body_too_large", path
     assert AccountModel.get(MARIO).status == "active"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+        "application/merge-patch+json",
+        "image/png",
+    ],
+)
+def test_a_body_that_is_not_json_is_a_415_problem_and_changes_nothing(linked, content_type):
+    for handler, method, path, body in body_routes(linked):
+        response = call(handler, method, path, body=body, headers={"content-type": content_type})
+        problem = assert_problem(response, 415)
+        assert problem["errors"][0]["field"] == "content-type", path
+    assert CustomerModel.get(linked["lone_id"]).account_username is None
+    assert CustomerModel.get(linked["customer_id"]).locale == "it"
+
+
+def test_json_with_parameters_or_in_capitals_is_read(linked):
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        response = call(
+            update_customer_handler,
+            "PATCH",
+            f"/operator/customers/{linked['customer_id']}",
+            body={"locale": "en"},
+            headers={"content-type": content_type},
+        )
+        assert response["statusCode"] == 200, (content_type, response)
+
+
+def test_a_base64_body_that_is_not_utf8_is_a_400_problem(linked):
+    for raw in (base64.b64encode(bytes([0x8F, 0x12, 0x44, 0x38])).decode(), "not base64!"):
+        for handler, method, path, _ in body_routes(linked):
+            event = http_event(method, path, body=raw)
+            event["isBase64Encoded"] = True
+            assert_problem(handler(event, FakeContext()) | {}, 400)
+
+
+def test_a_base64_utf8_body_is_decoded(linked):
+    raw = base64.b64encode(json.dumps({"locale": "en"}).encode()).decode()
+    event = http_event("PATCH", f"/operator/customers/{linked['customer_id']}", body=raw)
+    event["isBase64Encoded"] = True
+    response = update_customer_handler(event, FakeContext())
+    assert response["statusCode"] == 200, response
+    assert CustomerModel.get(linked["customer_id"]).locale == "en"
 
 
 def test_a_body_just_under_16_kib_is_read(linked):

@@ -89,11 +89,19 @@ def _admitted(event: dict) -> dict:
         raise BodyTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+    # Only application/json: Powertools' validation reads no other type (a +json type would
+    # get its own 415 shape, not a problem document).
+    if media_type and media_type != "application/json":
         raise UnsupportedMediaType(
             "Send the body as JSON with Content-Type: application/json.",
             errors=[{"field": "content-type", "reason": f"unsupported: {media_type}"}],
         )
+    if media_type and headers.get("content-type") != "application/json":
+        # Media types are case-insensitive (RFC 9110); Powertools compares them as text.
+        kept = {
+            k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
+        }
+        event = {**event, "headers": {**kept, "content-type": "application/json"}}
     if event.get("isBase64Encoded"):
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")

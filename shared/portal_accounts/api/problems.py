@@ -94,7 +94,7 @@ def problem_responses(*statuses: int) -> dict:
         409: "Conflict",
         410: "Link no longer valid",
         413: "Body too large",
-        415: "Not JSON",
+        415: "Unsupported content type",
         422: "Invalid input",
         429: "Too many requests",
     }
