@@ -104,6 +104,7 @@ def generate() -> dict:
             _declare(responses, 403, "Refused by the authorizer", gateway)
         _declare(responses, 413, "Body too large", gateway)
         _declare(responses, 429, "Too many requests", gateway)
+    _link(document)
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         document["components"]["schemas"].pop(unused, None)
     document["components"]["schemas"][GATEWAY_ERROR] = {
@@ -120,6 +121,44 @@ def generate() -> dict:
         "required": ["message"],
     }
     return document
+
+
+# Answers that name a customer or an account, and where in their body: OpenAPI links from
+# them to every operation with that path parameter, so that a client (or the fuzzer's
+# stateful phase) can follow a created customer or account to what can be done with it.
+LINK_SOURCES = {
+    ("post", "/operator/customers", "201"): {"customer_id": "/customer_id"},
+    ("get", "/operator/customers/{customer_id}", "200"): {"username": "/account/username"},
+    ("post", "/operator/customers/{customer_id}/account", "201"): {
+        "username": "/username",
+        "customer_id": "/customers/0/customer_id",
+    },
+    ("put", "/operator/customers/{customer_id}/account", "200"): {
+        "username": "/username",
+        "customer_id": "/customers/0/customer_id",
+    },
+    ("get", "/operator/accounts", "200"): {
+        "username": "/items/0/username",
+        "customer_id": "/items/0/customers/0/customer_id",
+    },
+}
+
+
+def _link(document: dict) -> None:
+    for (method, path, status), pointers in LINK_SOURCES.items():
+        response = document["paths"][path][method]["responses"][status]
+        links = response.setdefault("links", {})
+        for parameter, pointer in pointers.items():
+            for target_path, operations in sorted(document["paths"].items()):
+                if "{" + parameter + "}" not in target_path:
+                    continue
+                for target_method, operation in sorted(operations.items()):
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {parameter: f"$response.body#{pointer}"},
+                        "description": f"{target_method.upper()} {target_path} with this "
+                        f"{parameter}",
+                    }
 
 
 def _declare(responses: dict, status: int, description: str, content: dict) -> None:
