@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.email.templates import reset_template
 
@@ -15,7 +15,7 @@ router = Router()
     responses={204: {"description": "Reverted"}, **problem_responses(401, 404)},
 )
 def delete_template(template_id: str, locale: str) -> Response[None]:
-    reset_template(path_value(template_id), path_value(locale))
+    reset_template(path_value(template_id), path_value(locale), operator_actor(router))
     return Response(204)
 
 

@@ -16,8 +16,12 @@ router = Router()
         **problem_responses(400, 401, 404, 413, 415, 422),
     },
 )
-def preview_template(template_id: str, locale: str, body: TemplateDraft) -> RenderedOut:
-    rendered = preview(path_value(template_id), path_value(locale), body.model_dump())
+def preview_template(
+    template_id: str, locale: str, body: TemplateDraft | None = None
+) -> RenderedOut:
+    # Every part of a draft is optional, the body too: without one, the current template.
+    draft = body.model_dump() if body else {}
+    rendered = preview(path_value(template_id), path_value(locale), draft)
     return RenderedOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
+
+from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, search
 from portal_accounts.audit import Actor
@@ -55,11 +58,13 @@ def _customer_and_account(customer_id: str, username: str) -> tuple[CustomerMode
     if not is_customer_id(customer_id):
         raise NotFound(f"There is no customer {customer_id[:64]}.")
     found = batch_get((CustomerModel, customer_id), (AccountModel, key))
-    if found[CustomerModel] is None:
+    customer = cast(CustomerModel | None, found[CustomerModel])
+    account = cast(AccountModel | None, found[AccountModel])
+    if customer is None:
         raise NotFound(f"There is no customer {customer_id}.")
-    if found[AccountModel] is None:
+    if account is None:
         raise _no_such_account(key)
-    return found[CustomerModel], found[AccountModel]
+    return customer, account
 
 
 def context_names(account_customers: dict[str, dict]) -> list[str]:
@@ -280,7 +285,7 @@ def _set_status(username: str, status: str, action: str, actor: Actor) -> Accoun
     account = get_account(username)
     if account.status == status:
         return account
-    actions = [AccountModel.status.set(status)]
+    actions: list[Action] = [AccountModel.status.set(status)]
     if status == DISABLED:
         actions.append(AccountModel.credential_version.add(1))
     with transaction() as tx:

@@ -33,6 +33,11 @@ def customer_subject(customer_id: str) -> str:
     return f"customer#{customer_id}"
 
 
+def template_subject(template_id: str, locale: str) -> str:
+    """Template edits are operator actions with no account: their own trail."""
+    return f"template#{template_id}#{locale}"
+
+
 def build_event(
     subject: str,
     actor: Actor,

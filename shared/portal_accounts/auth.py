@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock
 from portal_accounts.accounts import context_names, password_actions
@@ -71,7 +73,10 @@ def _reserve_attempt(key: str, throttle: ThrottleModel | None, now: datetime) ->
     failures = int(throttle.failures) if throttle else 0
     if throttle and throttle.locked_until and throttle.locked_until > now:
         raise _throttled(_retry_after(throttle.locked_until, now))
-    actions = [ThrottleModel.failures.add(1), ThrottleModel.expires_at.set(now + _THROTTLE_MEMORY)]
+    actions: list[Action] = [
+        ThrottleModel.failures.add(1),
+        ThrottleModel.expires_at.set(now + _THROTTLE_MEMORY),
+    ]
     if failures < settings.login_max_failures:
         condition = ThrottleModel.failures.does_not_exist() | (
             ThrottleModel.failures < settings.login_max_failures
@@ -130,9 +135,10 @@ def login(raw_username: str, password: str) -> LoginResult:
         raise AuthenticationFailed(GENERIC_FAILURE)
     now = clock.now()
     found = batch_get((AccountModel, key), (ThrottleModel, login_throttle_key(key)))
-    account = found[AccountModel]
+    account = cast(AccountModel | None, found[AccountModel])
+    throttle = cast(ThrottleModel | None, found[ThrottleModel])
     try:
-        _reserve_attempt(login_throttle_key(key), found[ThrottleModel], now)
+        _reserve_attempt(login_throttle_key(key), throttle, now)
     except Throttled:
         if account is not None:
             _record(key, "login.throttled")
@@ -143,8 +149,9 @@ def login(raw_username: str, password: str) -> LoginResult:
         if account is not None:
             _record(key, "login.failed", reason=refusal)
         raise AuthenticationFailed(GENERIC_FAILURE)
+    assert account is not None  # _refusal refuses a missing account
     token, session = new_session(account, now)
-    account_actions = [AccountModel.last_login_at.set(now)]
+    account_actions: list[Action] = [AccountModel.last_login_at.set(now)]
     if needs_rehash(account.password_hash):
         account_actions.append(AccountModel.password_hash.set(hash_password(password)))
     with transaction() as tx:

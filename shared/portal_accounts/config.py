@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
 
 
 def _int(default: int, low: int | None = None, high: int | None = None):
@@ -67,7 +68,7 @@ def _converted(spec, raw: str) -> object:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings from environment variables of the same names, upper-cased."""
-    values = {
+    values: dict[str, Any] = {
         spec.name: _converted(spec, os.environ[spec.name.upper()])
         for spec in fields(Settings)
         if os.environ.get(spec.name.upper(), "") != ""

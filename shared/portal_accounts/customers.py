@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from pynamodb.expressions.update import Action
+
 from portal_accounts import audit, clock, search
 from portal_accounts.audit import Actor
 from portal_accounts.errors import Conflict, InvalidInput, NotFound
@@ -86,7 +88,7 @@ def update_customer(customer_id: str, changes: dict, *, actor: Actor) -> Custome
     if not changed:
         return customer
     now = clock.now()
-    actions = [CustomerModel.updated_at.set(now)]
+    actions: list[Action] = [CustomerModel.updated_at.set(now)]
     for field, value in changed.items():
         attribute = getattr(CustomerModel, field)
         actions.append(attribute.remove() if value is None else attribute.set(value))

@@ -104,3 +104,15 @@ class Throttled(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class TemporarilyUnavailable(DomainError):
+    """DynamoDB kept refusing a read (throttling): the client should retry shortly."""
+
+    status = 503
+    type = "temporarily_unavailable"
+    title = "Temporarily unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

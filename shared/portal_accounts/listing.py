@@ -23,9 +23,9 @@ def _by_status(*, status: str, limit: int, cursor: str | None) -> Page:
     phase, start = phases[0], None
     if cursor:
         payload = decode_payload(cursor)
-        phase = payload.get("s")
-        if phase not in phases:
+        if payload.get("s") not in phases:
             raise bad_cursor()
+        phase = payload["s"]
         # An empty key means "this phase, from its beginning".
         start = check_key(payload["k"], {"status": phase}, ("username",)) if payload["k"] else None
     results = AccountModel.by_status.query(phase, limit=limit, last_evaluated_key=start)

@@ -6,6 +6,7 @@ Table names come from the environment (template.yaml sets them on every function
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -79,10 +80,10 @@ class AccountModel(Model):
     last_login_at = UTCDateTimeAttribute(null=True)
     # customer_id -> {first_name, last_name, linked_at}: the linked customers, denormalised
     # so that lists and logins need no second read.
-    customers = MapAttribute(default=dict)
+    customers: MapAttribute[str, Any] = MapAttribute(default=dict)
     # purpose -> hash of the one live link token (reset, set_password): a new link
     # replaces the old one, so older links stop working (see links.py).
-    live_links = MapAttribute(default=dict)
+    live_links: MapAttribute[str, Any] = MapAttribute(default=dict)
     # What the search index holds for this account right now (see search.py).
     last_forgot_at = UTCDateTimeAttribute(null=True)
     indexed_words = UnicodeSetAttribute(null=True)
@@ -116,7 +117,7 @@ class AuditEventModel(Model):
     actor_id = UnicodeAttribute(null=True)
     actor_email = UnicodeAttribute(null=True)
     target = UnicodeAttribute(null=True)
-    details = MapAttribute(default=dict)
+    details: MapAttribute[str, Any] = MapAttribute(default=dict)
     expires_at = TTLAttribute(null=True)
 
 

@@ -45,12 +45,20 @@ def decode_payload(cursor: str) -> dict:
     return payload
 
 
+# DynamoDB refuses (with a ValidationException, not an empty page) a key attribute that is
+# empty or longer than 1,024 bytes for a sort key (2,048 for a partition key): the smaller
+# bound for both, since every key we page over is well under it.
+MAX_KEY_BYTES = 1024
+
+
 def check_key(key: dict, fixed: dict[str, str], free: tuple[str, ...]) -> dict:
-    """Check a LastEvaluatedKey: exactly the expected attributes, all strings."""
+    """Check a LastEvaluatedKey: exactly the expected attributes, all non-empty strings."""
     if set(key) != set(fixed) | set(free):
         raise bad_cursor()
     for name, value in key.items():
         if not isinstance(value, dict) or set(value) != {"S"} or not isinstance(value["S"], str):
+            raise bad_cursor()
+        if not value["S"] or len(value["S"].encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise bad_cursor()
         if name in fixed and value["S"] != fixed[name]:
             raise bad_cursor()

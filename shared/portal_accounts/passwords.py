@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 from portal_accounts.config import get_settings
@@ -64,7 +65,7 @@ def _zxcvbn():
     return zxcvbn
 
 
-def check_policy(password: str, *, username: str | None = None, names: list[str] = ()) -> None:
+def check_policy(password: str, *, username: str | None = None, names: Sequence[str] = ()) -> None:
     """Raise WeakPassword with a clear reason, or return. One policy for every way in."""
     settings = get_settings()
     length = len(password)

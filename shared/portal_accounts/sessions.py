@@ -19,6 +19,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from pynamodb.exceptions import UpdateError
 
@@ -115,9 +116,11 @@ def authenticate(token: str | None) -> Principal:
     username = username_of(token or "")
     if username is None:
         raise AuthenticationFailed(SESSION_ENDED)
+    assert token is not None  # username_of("") is None
     session_hash = hash_token(token)
     found = batch_get((SessionModel, session_hash), (AccountModel, username))
-    session, account = found[SessionModel], found[AccountModel]
+    session = cast(SessionModel | None, found[SessionModel])
+    account = cast(AccountModel | None, found[AccountModel])
     now = clock.now()
     settings = get_settings()
     if (

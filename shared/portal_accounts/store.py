@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -11,6 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from portal_accounts.errors import TemporarilyUnavailable
 from portal_accounts.models import AccountModel
 
 
@@ -46,6 +48,14 @@ def transaction() -> Iterator[TransactWrite]:
         raise TransactionCancelled(failed) from None
 
 
+# BatchGetItem may leave keys unprocessed (throttling, size): ask again for those, with a
+# growing pause (25, 50, 100, 200 ms), then give up with a 503 rather than report an item
+# that exists as missing (a valid login refused, a live session ended).
+BATCH_GET_ATTEMPTS = 5
+BATCH_GET_FIRST_PAUSE_SECONDS = 0.025
+_pause = time.sleep  # tests replace it
+
+
 def batch_get(*keys: tuple[type[Model], str]) -> dict[type[Model], Model | None]:
     """Several items of several tables (one hash key each) in one strongly consistent
     round trip: BatchGetItem, retried for any keys DynamoDB left unprocessed."""
@@ -57,7 +67,9 @@ def batch_get(*keys: tuple[type[Model], str]) -> dict[type[Model], Model | None]
             "ConsistentRead": True,
         }
     found: dict[str, dict] = {}
-    for _ in range(3):
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        if attempt:
+            _pause(BATCH_GET_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
         response = _connection().client.batch_get_item(RequestItems=request)
         for table, items in response.get("Responses", {}).items():
             if items:
@@ -65,6 +77,8 @@ def batch_get(*keys: tuple[type[Model], str]) -> dict[type[Model], Model | None]
         request = response.get("UnprocessedKeys") or {}
         if not request:
             break
+    else:
+        raise TemporarilyUnavailable("The service is busy: try again in a moment.")
     return {
         model: model.from_raw_data(found[model.Meta.table_name])
         if model.Meta.table_name in found

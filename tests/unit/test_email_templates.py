@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from functions.operator_preview_template.app import handler as preview_handler
+from portal_accounts.config import get_settings
 from portal_accounts.email.defaults import DEFAULTS, VARIABLES
 from portal_accounts.email.rendering import render, render_subject
+from portal_accounts.models import AuditEventModel
+from tests.helpers import OPERATOR_CLAIMS, call
 from tests.unit.conftest import seed_account
 from tests.unit.storefront_helpers import Operator, Postman, open_mailbox
 
@@ -177,7 +181,7 @@ def test_placeholders_cannot_reach_code(operator):
     rendered = operator.preview("account_credentials", "it", draft)
     assert rendered["statusCode"] == 200
     assert rendered["json"]["text"] == (
-        "{% for x in range(3) %}https://shop.example.com/reset-password?token=SAMPLE-TOKEN"
+        "{% for x in range(3) %}http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN"
         "{% endfor %} ${7*7}"
     )
 
@@ -238,14 +242,34 @@ def test_preview_renders_a_draft_with_sample_values_without_saving(operator):
     }
     response = operator.preview("account_credentials", "it", draft)
     assert response["statusCode"] == 200, response
+    # The deployment's own business name and storefront links (tests/conftest.py: BUSINESS_NAME
+    # "Palestra Aurora", STOREFRONT_BASE_URL the default), sample customer values.
     assert response["json"] == {
         "subject": "Ciao Maria da Palestra Aurora",
         "text": "maria.rossi@example.com: "
-        "https://shop.example.com/reset-password?token=SAMPLE-TOKEN (72h)",
+        "http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN (72h)",
         "html": "<p>Maria</p>"
-        "<a href='https://shop.example.com/reset-password?token=SAMPLE-TOKEN'>x</a>",
+        "<a href='http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN'>x</a>",
     }
     assert operator.template("account_credentials", "it")["json"]["customised"] is False
+
+
+def test_preview_uses_this_deployments_name_and_storefront(operator, monkeypatch):
+    monkeypatch.setenv("BUSINESS_NAME", "Club Nuoto Riva")
+    monkeypatch.setenv("STOREFRONT_BASE_URL", "https://shop.clubnuoto.example/")
+    get_settings.cache_clear()
+    try:
+        draft = {"subject": "{{ business_name }}", "text": "{{ portal_url }} {{ link }}"}
+        response = operator.preview("account_credentials", "en", draft)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert response["statusCode"] == 200, response
+    assert response["json"]["subject"] == "Club Nuoto Riva"
+    assert response["json"]["text"] == (
+        "https://shop.clubnuoto.example/ "
+        "https://shop.clubnuoto.example/reset-password?token=SAMPLE-TOKEN"
+    )
 
 
 def test_preview_fills_missing_parts_from_the_current_template(operator):
@@ -313,3 +337,38 @@ def test_a_customers_name_is_escaped_in_the_sent_html_and_kept_out_of_header_lin
     assert email["text"].startswith(f"Ciao {name}: http://127.0.0.1:3000/reset-password?token=")
     assert "<img" not in email["html"]
     assert email["html"].startswith("<p>&lt;img src=x onerror=&quot;steal()&quot;&gt; &amp; Co")
+
+
+def test_preview_without_a_body_renders_the_current_template(operator):
+    response = call(
+        preview_handler, "POST", "/operator/templates/password_changed/it/preview", body=None
+    )
+    assert response["statusCode"] == 200, response
+    assert "Maria" in response["json"]["text"]
+    assert "{{" not in response["json"]["text"] + response["json"]["html"]
+
+
+def template_events(template_id: str, locale: str) -> list:
+    events = AuditEventModel.query(f"template#{template_id}#{locale}", scan_index_forward=False)
+    return [(e.action, e.actor_type, e.actor_id, e.actor_email) for e in events]
+
+
+def test_saving_and_reverting_a_template_are_audited_with_the_operator(operator):
+    assert (
+        operator.put_template("account_credentials", "it", VALID_CREDENTIALS)["statusCode"] == 200
+    )
+    assert operator.delete_template("account_credentials", "it")["statusCode"] == 204
+    operator_id = ("operator", OPERATOR_CLAIMS["sub"], OPERATOR_CLAIMS["email"])
+    assert template_events("account_credentials", "it") == [
+        ("template.reverted", *operator_id),
+        ("template.saved", *operator_id),
+    ]
+    assert template_events("account_credentials", "en") == []
+
+
+def test_a_refused_template_leaves_no_audit_event(operator):
+    response = operator.put_template(
+        "account_credentials", "it", {**VALID_CREDENTIALS, "text": "x"}
+    )
+    assert response["statusCode"] == 422
+    assert template_events("account_credentials", "it") == []

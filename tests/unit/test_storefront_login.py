@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from functions.auth_login.app import handler as login_handler
-from portal_accounts import auth, passwords
+from portal_accounts import auth, passwords, store
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SessionModel
 from portal_accounts.sessions import hash_token
@@ -330,3 +330,42 @@ def test_the_audit_trail_shows_failures_throttling_and_success(shop, desk, froze
     assert failed["actor"]["type"] == "customer"
     assert all(e["at"] for e in events)
     assert WRONG not in json.dumps(events) and GOOD_PASSWORD not in json.dumps(events)
+
+
+# ---- DynamoDB leaving keys unprocessed ------------------------------------------------------
+
+
+def _unprocessed(client, monkeypatch, *, give_up_after: int | None = None) -> list[float]:
+    """BatchGetItem answers "unprocessed" for every key (throttling), `give_up_after` times
+    or for ever; returns the pauses the retries took."""
+    real, calls, pauses = client.batch_get_item, [], []
+
+    def throttled(**kwargs):
+        calls.append(kwargs)
+        if give_up_after is None or len(calls) <= give_up_after:
+            return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "batch_get_item", throttled)
+    monkeypatch.setattr(store, "_pause", pauses.append)
+    return pauses
+
+
+def test_a_login_retries_keys_dynamodb_left_unprocessed(shop, monkeypatch):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    pauses = _unprocessed(store._connection().client, monkeypatch, give_up_after=2)
+    response = shop.login(MARIO, GOOD_PASSWORD)
+    assert response["statusCode"] == 200, response
+    assert pauses == [0.025, 0.05]
+
+
+def test_a_login_dynamodb_keeps_throttling_is_503_not_a_refusal(shop, monkeypatch):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    pauses = _unprocessed(store._connection().client, monkeypatch)
+    response = shop.login(MARIO, GOOD_PASSWORD)
+    # Not the generic 401: the account exists, the client should try again shortly.
+    assert response["statusCode"] == 503, response
+    assert response["headers"]["Retry-After"] == "1"
+    assert response["json"]["type"] == "temporarily_unavailable"
+    assert pauses == [0.025, 0.05, 0.1, 0.2]
+    assert AccountModel.get(MARIO).last_login_at is None

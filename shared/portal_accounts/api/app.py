@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -28,6 +29,9 @@ from portal_accounts.errors import (
 )
 from portal_accounts.observability import logger
 from portal_accounts.sessions import Principal
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAX_BODY_BYTES = 16 * 1024
 OPERATOR_PREFIX = "/operator/"
@@ -55,12 +59,12 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     return resolver
 
 
-def lambda_handler(*routers: APIGatewayHttpRouter) -> Callable[[dict, object], dict]:
+def lambda_handler(*routers: APIGatewayHttpRouter) -> Callable[[dict, LambdaContext], dict]:
     """The Lambda entry point of one function: size limit, then the resolver."""
     resolver = build_resolver(*routers)
 
     @logger.inject_lambda_context(clear_state=True)
-    def handler(event: dict, context: object) -> dict:
+    def handler(event: dict, context: LambdaContext) -> dict:
         try:
             event = _admitted(event)
         except DomainError as error:

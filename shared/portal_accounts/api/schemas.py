@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonValue
 
 from portal_accounts import clock
 from portal_accounts.models import AccountModel, CustomerModel, linked_customers
 
 Locale = Literal["it", "en"]
+AccountStatus = Literal["active", "disabled"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Passwords are taken as typed: length is checked by the policy (with a clear reason),
 # here only a hard ceiling against abuse.
@@ -30,7 +32,7 @@ class Strict(Schema):
 # ---- requests -----------------------------------------------------------------------------
 
 
-def _strict_with_example(**example: object) -> ConfigDict:
+def _strict_with_example(**example: JsonValue) -> ConfigDict:
     """A request model's config with one example body for the OpenAPI document."""
     return ConfigDict(extra="forbid", defer_build=True, json_schema_extra={"examples": [example]})
 
@@ -74,7 +76,7 @@ class PasswordSet(Strict):
 
 class AccountRef(Schema):
     username: str
-    status: Literal["active", "disabled"]
+    status: AccountStatus
 
 
 class CustomerOut(Schema):
@@ -91,14 +93,14 @@ class CustomerOut(Schema):
     def of(cls, customer: CustomerModel, account: AccountModel | None = None) -> CustomerOut:
         ref = None
         if customer.account_username:
-            status = account.status if account is not None else "active"
+            status = cast(AccountStatus, account.status) if account is not None else "active"
             ref = AccountRef(username=customer.account_username, status=status)
         return cls(
             customer_id=customer.customer_id,
             first_name=customer.first_name,
             last_name=customer.last_name,
             email=customer.email,
-            locale=customer.locale,
+            locale=cast(Locale, customer.locale),
             created_at=clock.iso(customer.created_at),
             updated_at=clock.iso(customer.updated_at),
             account=ref,
@@ -120,7 +122,7 @@ def _linked(account: AccountModel) -> list[LinkedCustomer]:
 
 class AccountSummary(Schema):
     username: str
-    status: Literal["active", "disabled"]
+    status: AccountStatus
     customers: list[LinkedCustomer]
     last_login_at: str | None
 
@@ -128,7 +130,7 @@ class AccountSummary(Schema):
     def of(cls, account: AccountModel) -> AccountSummary:
         return cls(
             username=account.username,
-            status=account.status,
+            status=cast(AccountStatus, account.status),
             customers=_linked(account),
             last_login_at=clock.iso(account.last_login_at),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal_accounts import clock
-from portal_accounts.audit import Actor
+from portal_accounts.audit import Actor, build_event, template_subject
+from portal_accounts.config import get_settings
 from portal_accounts.email.defaults import (
     DEFAULTS,
     LOCALES,
@@ -16,7 +17,9 @@ from portal_accounts.email.defaults import (
 )
 from portal_accounts.email.rendering import check_part, render, render_subject
 from portal_accounts.errors import InvalidInput, NotFound
+from portal_accounts.links import link_url
 from portal_accounts.models import TemplateModel
+from portal_accounts.store import transaction
 
 PARTS = ("subject", "text", "html")
 
@@ -90,24 +93,31 @@ def validate(template_id: str, parts: dict[str, str]) -> None:
 
 
 def save_template(template_id: str, locale: str, parts: dict[str, str], actor: Actor) -> Template:
+    """Save a customised copy; the change and its audit event are written together."""
     _check_known(template_id, locale)
     validate(template_id, parts)
-    TemplateModel(
-        template_id,
-        locale,
-        subject=parts["subject"],
-        text=parts["text"],
-        html=parts["html"],
-        updated_at=clock.now(),
-        updated_by=actor.email or actor.id,
-    ).save()
+    with transaction() as tx:
+        tx.save(
+            TemplateModel(
+                template_id,
+                locale,
+                subject=parts["subject"],
+                text=parts["text"],
+                html=parts["html"],
+                updated_at=clock.now(),
+                updated_by=actor.email or actor.id,
+            )
+        )
+        tx.save(build_event(template_subject(template_id, locale), actor, "template.saved"))
     return Template(template_id, locale, customised=True, **parts)
 
 
-def reset_template(template_id: str, locale: str) -> None:
-    """Back to the shipped default (idempotent)."""
+def reset_template(template_id: str, locale: str, actor: Actor) -> None:
+    """Back to the shipped default (idempotent), with its audit event."""
     _check_known(template_id, locale)
-    TemplateModel(template_id, locale).delete()
+    with transaction() as tx:
+        tx.delete(TemplateModel(template_id, locale))
+        tx.save(build_event(template_subject(template_id, locale), actor, "template.reverted"))
 
 
 def render_template(template: Template, values: dict[str, str]) -> Rendered:
@@ -124,4 +134,15 @@ def preview(template_id: str, locale: str, draft: dict[str, str | None]) -> Rend
     parts = {name: draft.get(name) or getattr(current, name) for name in PARTS}
     validate(template_id, parts)
     draft_template = Template(template_id, locale, customised=current.customised, **parts)
-    return render_template(draft_template, SAMPLE_VALUES)
+    return render_template(draft_template, sample_values())
+
+
+def sample_values() -> dict[str, str]:
+    """What a preview shows: sample customer values, this deployment's name and links."""
+    settings = get_settings()
+    return {
+        **SAMPLE_VALUES,
+        "business_name": settings.business_name or SAMPLE_VALUES["business_name"],
+        "portal_url": settings.storefront_base_url,
+        "link": link_url("SAMPLE-TOKEN"),
+    }
