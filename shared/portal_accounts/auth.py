@@ -218,7 +218,12 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
             "The two new passwords do not match.",
             errors=[{"field": "new_password_confirmation", "reason": "mismatch"}],
         )
-    check_policy(new, username=account.username, names=context_names(linked_customers(account)))
+    check_policy(
+        new,
+        username=account.username,
+        names=context_names(linked_customers(account)),
+        field="new_password",
+    )
     now = clock.now()
     version = int(account.credential_version)
     email = password_changed_email(account, now)

@@ -39,16 +39,34 @@ def _folded(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _context_words(username: str | None, names: list[str]) -> list[str]:
-    words: list[str] = []
+def _squashed(folded: str) -> str:
+    """Letters and digits only: "Palestra-Esempio" and "palestra esempio" both read
+    "palestraesempio"."""
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def _context_words(username: str | None, names: Sequence[str]) -> set[str]:
+    """What a password may not contain: the username, its local part and domain, each
+    name and the business name, each whole and without its spaces and punctuation; and
+    each word of the names and of the username's local part. Not each word of the business
+    name: "Palestra", "Club" or "Nuoto" alone would refuse half the passphrases a member
+    would think of, and tell an attacker nothing about this member."""
+    personal: list[str] = list(names)
+    whole: list[str] = []
     settings = get_settings()
     if username:
         local, _, domain = username.partition("@")
-        words += [username, local, domain.split(".")[0]]
-    words += names
+        whole += [username, domain.split(".")[0]]
+        personal.append(local)
     if settings.business_name:
-        words.append(settings.business_name)
-    return [w for w in (_folded(w).strip() for w in words) if len(w) >= _MIN_CONTEXT_WORD]
+        whole.append(settings.business_name)
+    words: set[str] = set()
+    for phrase in whole + personal:
+        folded = _folded(phrase).strip()
+        words.update((folded, _squashed(folded)))
+    for phrase in personal:
+        words.update("".join(ch if ch.isalnum() else " " for ch in _folded(phrase)).split())
+    return {word for word in words if len(word) >= _MIN_CONTEXT_WORD}
 
 
 @lru_cache(maxsize=1)
@@ -65,27 +83,35 @@ def _zxcvbn():
     return zxcvbn
 
 
-def check_policy(password: str, *, username: str | None = None, names: Sequence[str] = ()) -> None:
-    """Raise WeakPassword with a clear reason, or return. One policy for every way in."""
+def check_policy(
+    password: str,
+    *,
+    username: str | None = None,
+    names: Sequence[str] = (),
+    field: str = "password",
+) -> None:
+    """Raise WeakPassword with a clear reason, naming `field` (the request's field that
+    holds the password), or return. One policy for every way in."""
     settings = get_settings()
     length = len(password)
     if length < settings.password_min_length:
         raise WeakPassword(
             f"The password must be at least {settings.password_min_length} characters long.",
-            errors=[{"field": "password", "reason": "too_short"}],
+            errors=[{"field": field, "reason": "too_short"}],
         )
     if length > MAX_LENGTH:
         raise WeakPassword(
             f"The password must be at most {MAX_LENGTH} characters long.",
-            errors=[{"field": "password", "reason": "too_long"}],
+            errors=[{"field": field, "reason": "too_long"}],
         )
     folded = _folded(password)
-    for word in _context_words(username, list(names)):
-        if word in folded:
+    squashed = _squashed(folded)
+    for word in _context_words(username, names):
+        if word in folded or word in squashed:
             raise WeakPassword(
                 "The password must not contain the username, the customer's name "
                 "or the business name.",
-                errors=[{"field": "password", "reason": "context_word"}],
+                errors=[{"field": field, "reason": "context_word"}],
             )
     # zxcvbn knows the common-password lists and keyboard, repeat and sequence patterns.
     result = _zxcvbn()(password, max_length=MAX_LENGTH)
@@ -93,7 +119,7 @@ def check_policy(password: str, *, username: str | None = None, names: Sequence[
         raise WeakPassword(
             "The password is too easy to guess (a common password or a simple pattern). "
             "A few unrelated words make a strong one.",
-            errors=[{"field": "password", "reason": "common_or_guessable"}],
+            errors=[{"field": field, "reason": "common_or_guessable"}],
         )
 
 

@@ -24,7 +24,7 @@ from typing import cast
 from pynamodb.exceptions import UpdateError
 
 from portal_accounts import clock
-from portal_accounts.config import get_settings
+from portal_accounts.config import Settings, get_settings
 from portal_accounts.errors import AuthenticationFailed
 from portal_accounts.models import AccountModel, SessionModel, linked_customers
 from portal_accounts.store import batch_get
@@ -111,6 +111,18 @@ def customers_view(account: AccountModel) -> list[dict]:
     ]
 
 
+def touch_interval(settings: Settings) -> timedelta:
+    """How often a session in use records it. Activity is recorded at most this often, so
+    a session can end up to this much before its idle timeout: at most a tenth of it (a
+    short timeout records every request), at most the configured interval (one write a
+    minute by default)."""
+    return timedelta(
+        seconds=min(
+            settings.session_touch_interval_seconds, settings.session_idle_timeout_seconds // 10
+        )
+    )
+
+
 def authenticate(token: str | None) -> Principal:
     """The session's principal, or AuthenticationFailed. One round trip, plus a rare touch."""
     username = username_of(token or "")
@@ -135,7 +147,7 @@ def authenticate(token: str | None) -> Principal:
         or temporary_password_expired(account, now)
     ):
         raise AuthenticationFailed(SESSION_ENDED)
-    if now - session.last_seen_at >= timedelta(seconds=settings.session_touch_interval_seconds):
+    if now - session.last_seen_at >= touch_interval(settings):
         try:
             session.update(
                 actions=[SessionModel.last_seen_at.set(now)],

@@ -120,6 +120,9 @@ def test_common_or_guessable_passwords_are_refused(password):
         "lanterna verde Róssi molo antico",  # ... also with an accent added
         "Palestra Aurora lanterna verde",  # the business name (set in tests/conftest.py)
         "palestra aurora lanterna verde",
+        "PalestraAurora lanterna verde",  # ... without its space
+        "palestra-aurora lanterna verde",  # ... or with punctuation
+        "lanterna verde m.a.r.i.o molo",  # a name with punctuation inside
     ],
 )
 def test_context_words_are_refused(password):
@@ -128,6 +131,21 @@ def test_context_words_are_refused(password):
 
 def test_the_business_name_is_refused_even_without_a_username():
     assert refusal("ciao Palestra Aurora ciao") == "context_word"
+
+
+def test_each_word_of_a_compound_surname_is_refused_and_short_ones_are_not():
+    names = ["Anna", "De Luca"]
+    assert refusal("lanterna verde DeLuca molo", names=names) == "context_word"
+    assert refusal("lanterna verde luca molo antico", names=names) == "context_word"
+    # Words under 3 letters ("de") are too common to refuse on their own.
+    assert refusal("lanterna verde de molo antico", names=names) is None
+
+
+def test_one_word_of_the_business_name_alone_is_allowed():
+    # "Palestra Aurora" (tests/conftest.py): the name is refused in any spacing, its
+    # words are everyday words.
+    assert refusal("aurora boreale sopra il lago") is None
+    assert refusal("la mia palestra sul lago blu") is None
 
 
 # ---- hashing ------------------------------------------------------------------------------

@@ -256,7 +256,8 @@ def test_mismatched_or_weak_new_passwords_are_422(shop, postman):
         response = shop.change_password(token, GOOD_PASSWORD, weak)
         assert response["statusCode"] == 422, weak
         assert response["json"]["type"] == "weak_password"
-        assert [e["reason"] for e in response["json"]["errors"]] == [reason]
+        # The request's own field: PUT /me/password takes the new one as new_password.
+        assert response["json"]["errors"] == [{"field": "new_password", "reason": reason}]
     assert is_valid(token)
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
     assert postman.queued_requests() == []
@@ -363,3 +364,22 @@ def test_operator_routes_refuse_a_session_token(shop, desk):
     )
     assert response["statusCode"] == 401
     assert MARIO not in response["body"]
+
+
+@pytest.mark.parametrize("timeout", [4, 30, 300])
+def test_a_session_in_constant_use_survives_a_short_idle_timeout(
+    shop, frozen_clock, monkeypatch, timeout
+):
+    # Activity is recorded at most once a minute by default: with an idle timeout under
+    # that, a session used all the time must still not end.
+    monkeypatch.setenv("SESSION_IDLE_TIMEOUT_SECONDS", str(timeout))
+    get_settings.cache_clear()
+    mario()
+    token = shop.token(MARIO, GOOD_PASSWORD)
+    step = max(1, timeout // 4)
+    for _ in range(12):  # three idle timeouts in total
+        frozen_clock.advance(seconds=step)
+        assert shop.me(token)["statusCode"] == 200, frozen_clock
+    # ... and once left alone, it ends.
+    frozen_clock.advance(seconds=timeout)
+    assert authorize(token) == UNAUTHORIZED
