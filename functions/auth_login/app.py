@@ -13,7 +13,7 @@ router = Router()
     summary="Log in",
     responses={
         200: {"description": "A new session"},
-        **problem_responses(400, 401, 413, 415, 422, 429),
+        **problem_responses(400, 401, 413, 415, 422, 429, 503),
     },
 )
 def login(body: LoginIn) -> LoginOut:

@@ -13,7 +13,7 @@ router = Router()
     summary="Associate an existing account with a customer",
     responses={
         200: {"description": "The account, now also linked to the customer"},
-        **problem_responses(400, 401, 404, 409, 413, 415, 422),
+        **problem_responses(400, 401, 404, 409, 413, 415, 422, 503),
     },
 )
 def associate_account(customer_id: str, body: AccountAssociate) -> AccountOut:

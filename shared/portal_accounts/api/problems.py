@@ -97,6 +97,7 @@ def problem_responses(*statuses: int) -> dict:
         415: "Unsupported content type",
         422: "Invalid input",
         429: "Too many requests",
+        503: "Temporarily unavailable: try again shortly",
     }
     return {
         status: {"description": titles[status], "content": {PROBLEM_JSON: {"model": Problem}}}
