@@ -43,3 +43,17 @@ def aws():
         get_settings.cache_clear()
         yield names
     get_settings.cache_clear()
+
+
+# Every AWS call a handler makes is checked against its IAM policy (tests/iam_audit.py):
+# the handlers are wrapped before any test module imports them.
+from tests import iam_audit  # noqa: E402
+
+iam_audit.wrap_handlers()
+
+IAM_CHECK = "tests/unit/test_iam_policies.py"
+
+
+def pytest_collection_modifyitems(items):
+    # The IAM check reads what every other test recorded: it runs last.
+    items.sort(key=lambda item: item.nodeid.startswith(IAM_CHECK))
