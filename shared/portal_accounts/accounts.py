@@ -240,6 +240,10 @@ def dissociate(customer_id: str, *, actor: Actor) -> None:
                     details={"last_customer": last_one},
                 )
             )
+            if last_one:
+                tx.save(
+                    audit.sessions_revoked(username, actor, cause="account.customer_dissociated")
+                )
     except TransactionCancelled:
         raise Conflict("The customer's link changed meanwhile: reload it.") from None
     remaining = linked_customers(account)
@@ -279,6 +283,7 @@ def set_password(
                 details={"temporary": temporary},
             )
         )
+        tx.save(audit.sessions_revoked(account.username, actor, cause="account.password_set"))
 
 
 def _set_status(username: str, status: str, action: str, actor: Actor) -> AccountModel:
@@ -291,6 +296,8 @@ def _set_status(username: str, status: str, action: str, actor: Actor) -> Accoun
     with transaction() as tx:
         tx.update(account, actions=actions, condition=AccountModel.username.exists())
         tx.save(audit.build_event(audit.account_subject(account.username), actor, action))
+        if status == DISABLED:
+            tx.save(audit.sessions_revoked(account.username, actor, cause=action))
     account.status = status
     if status == DISABLED:
         account.credential_version = int(account.credential_version) + 1

@@ -45,12 +45,15 @@ def build_event(
     *,
     target: str | None = None,
     details: dict | None = None,
+    sequence: int = 0,
 ) -> AuditEventModel:
+    """An event at the current time. Events of the same instant list in `sequence` order
+    (a consequence, such as the sessions a change ended, after its cause)."""
     at = clock.now()
     retention = timedelta(days=get_settings().audit_retention_days)
     return AuditEventModel(
         subject=subject,
-        event_id=clock.sortable_id(at, secrets.token_hex(6)),
+        event_id=clock.sortable_id(at, f"{sequence}{secrets.token_hex(6)}"),
         at=at,
         action=action,
         actor_type=actor.type,
@@ -59,6 +62,20 @@ def build_event(
         target=target,
         details=details or {},
         expires_at=at + retention,
+    )
+
+
+def sessions_revoked(
+    username: str, actor: Actor, *, cause: str, scope: str = "all"
+) -> AuditEventModel:
+    """The security event of a change that ends the account's sessions (`scope`: all, or
+    all but the one that made the change: "others"), written with the change itself."""
+    return build_event(
+        account_subject(username),
+        actor,
+        "sessions.revoked",
+        details={"cause": cause, "scope": scope},
+        sequence=1,
     )
 
 

@@ -240,11 +240,15 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
                 actions=[SessionModel.credential_version.set(version + 1)],
                 condition=SessionModel.session_hash.exists(),
             )
+            customer = Actor(type="customer", id=account.username)
             tx.save(
                 audit.build_event(
-                    audit.account_subject(account.username),
-                    Actor(type="customer", id=account.username),
-                    "password.changed",
+                    audit.account_subject(account.username), customer, "password.changed"
+                )
+            )
+            tx.save(
+                audit.sessions_revoked(
+                    account.username, customer, cause="password.changed", scope="others"
                 )
             )
             tx.save(email.entry)

@@ -16,6 +16,7 @@ from portal_accounts.errors import NotFound, NoValidEmail
 from portal_accounts.identity import username_or_none
 from portal_accounts.models import (
     AccountModel,
+    AuditEventModel,
     CustomerModel,
     LinkTokenModel,
     ThrottleModel,
@@ -44,7 +45,7 @@ def _linked_customer(customer_id: str) -> tuple[CustomerModel, AccountModel, str
 def _commit(
     account: AccountModel,
     account_actions: list,
-    event,
+    events: list[AuditEventModel],
     outgoing: outbox.Outgoing,
     token_item: LinkTokenModel | None = None,
 ) -> None:
@@ -54,7 +55,8 @@ def _commit(
         tx.update(account, actions=account_actions, condition=AccountModel.username.exists())
         # Whatever the operator sends, the customer can use it straight away.
         tx.delete(ThrottleModel(login_throttle_key(account.username)))
-        tx.save(event)
+        for event in events:
+            tx.save(event)
         tx.save(outgoing.entry)
     outbox.dispatch(outgoing)
 
@@ -81,7 +83,7 @@ def send_credentials(customer_id: str, *, actor: Actor) -> None:
         "account.credentials_email_queued",
         target=customer_id,
     )
-    _commit(account, actions, event, outgoing, item)
+    _commit(account, actions, [event], outgoing, item)
 
 
 def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
@@ -115,4 +117,7 @@ def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
         target=customer_id,
         details={"mode": mode},
     )
-    _commit(account, actions, event, outgoing, item)
+    events = [event]
+    if mode != RESET_LINK:  # a new password: every session of the account ends
+        events.append(audit.sessions_revoked(account.username, actor, cause=event.action))
+    _commit(account, actions, events, outgoing, item)

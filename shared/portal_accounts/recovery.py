@@ -142,13 +142,17 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
             )
             # A reset clears the login throttle: throttling never blocks recovery.
             tx.delete(ThrottleModel(login_throttle_key(account.username)))
+            customer = Actor(type="customer", id=account.username)
             tx.save(
                 audit.build_event(
                     audit.account_subject(account.username),
-                    Actor(type="customer", id=account.username),
+                    customer,
                     "password.reset_completed",
                     details={"link": item.purpose},
                 )
+            )
+            tx.save(
+                audit.sessions_revoked(account.username, customer, cause="password.reset_completed")
             )
             tx.save(email.entry)
     except TransactionCancelled:

@@ -243,7 +243,7 @@ def test_account_creation_sends_nothing_by_default(desk, operator, postman):
 
 
 def test_reset_emails_a_temporary_password_that_replaces_the_old_one(
-    operator, postman, shop, frozen_clock
+    operator, postman, shop, desk, frozen_clock
 ):
     customer_id, _ = mario()
     session = shop.token(MARIO, GOOD_PASSWORD)
@@ -255,6 +255,10 @@ def test_reset_emails_a_temporary_password_that_replaces_the_old_one(
     # At once: the old password is gone and the session ended.
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 401
     assert authorize(session) == UNAUTHORIZED
+    events = desk.events(MARIO)["json"]["items"]
+    assert "account.password_reset_by_operator" in [e["action"] for e in events]
+    [revoked] = [e for e in events if e["action"] == "sessions.revoked"]
+    assert revoked["details"] == {"cause": "account.password_reset_by_operator", "scope": "all"}
     [entry] = log_of(operator)
     assert (entry["template_id"], entry["status"]) == ("new_password", "queued")
 
@@ -296,7 +300,7 @@ def test_the_emailed_password_is_random_and_stops_working_after_seven_days(
 
 
 def test_reset_link_mode_emails_a_link_and_keeps_the_password(
-    operator, postman, shop, frozen_clock
+    operator, postman, shop, desk, frozen_clock
 ):
     customer_id, _ = mario()
     session = shop.token(MARIO, GOOD_PASSWORD)
@@ -313,6 +317,9 @@ def test_reset_link_mode_emails_a_link_and_keeps_the_password(
 
     # Nothing changed until the customer uses the link.
     assert authorize(session) != UNAUTHORIZED
+    actions = [e["action"] for e in desk.events(MARIO)["json"]["items"]]
+    assert "account.password_reset_by_operator" in actions
+    assert "sessions.revoked" not in actions
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
     assert shop.verify(token)["statusCode"] == 200
     assert shop.reset(token, OTHER_GOOD_PASSWORD)["statusCode"] == 204

@@ -252,6 +252,7 @@ def test_dissociate_removes_only_that_link(desk):
     assert desk.usernames(q="bianchi") == []
     assert desk.usernames(q="ross") == [username]
     assert actions_of(desk, username)[0] == "account.customer_dissociated"
+    assert "sessions.revoked" not in actions_of(desk, username)
 
 
 def test_dissociating_the_last_customer_ends_the_sessions(desk):
@@ -263,6 +264,7 @@ def test_dissociating_the_last_customer_ends_the_sessions(desk):
     assert account.credential_version == version + 1
     assert desk.get_account(username)["json"]["customers"] == []
     assert desk.usernames(q="ross") == []
+    assert actions_of(desk, username)[:2] == ["sessions.revoked", "account.customer_dissociated"]
     # The login still exists and can be given a customer again.
     assert desk.associate(customer_id, username)["statusCode"] == 200
 
@@ -340,7 +342,7 @@ def test_set_password_replaces_the_password_and_ends_sessions(frozen_clock, desk
     assert detail["password_change_required"] is True
     assert detail["password_changed_at"] == "2026-01-01T09:02:00Z"
     assert detail["password_expires_at"] == "2026-01-08T09:02:00Z"
-    assert actions_of(desk, mario)[0] == "account.password_set"
+    assert actions_of(desk, mario)[:2] == ["sessions.revoked", "account.password_set"]
 
 
 def test_set_password_not_temporary(desk, mario):
@@ -380,7 +382,11 @@ def test_disable_then_enable(desk, mario):
     account = AccountModel.get(mario)
     assert account.status == "active"
     assert account.credential_version == version + 1  # enabling does not revive old sessions
-    assert actions_of(desk, mario)[:2] == ["account.enabled", "account.disabled"]
+    assert actions_of(desk, mario)[:3] == [
+        "account.enabled",
+        "sessions.revoked",
+        "account.disabled",
+    ]
 
 
 def test_disable_and_enable_are_idempotent(desk, mario):

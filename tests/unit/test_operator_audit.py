@@ -32,10 +32,14 @@ def history(frozen_clock, desk):
     return {"username": username, "parent_id": parent_id, "child_id": child_id}
 
 
+# Disabling and setting a password end the account's sessions: that security event is
+# written with the change, listed right after it (newest first: above it).
 EXPECTED_ACTIONS = [
     "account.customer_dissociated",
     "account.enabled",
+    "sessions.revoked",
     "account.disabled",
+    "sessions.revoked",
     "account.password_set",
     "account.customer_associated",
     "account.created",
@@ -51,6 +55,8 @@ def test_events_are_listed_newest_first_with_who_what_when(desk, history):
         "2026-01-01T09:05:00Z",
         "2026-01-01T09:04:00Z",
         "2026-01-01T09:03:00Z",
+        "2026-01-01T09:03:00Z",
+        "2026-01-01T09:02:00Z",
         "2026-01-01T09:02:00Z",
         "2026-01-01T09:01:00Z",
         "2026-01-01T09:00:00Z",
@@ -58,9 +64,11 @@ def test_events_are_listed_newest_first_with_who_what_when(desk, history):
     assert all(e["actor"] == OPERATOR for e in events)
     assert events[0]["target"] == history["child_id"]
     assert events[0]["details"] == {"last_customer": False}
-    assert events[3]["details"] == {"temporary": False}
-    assert events[4]["target"] == history["child_id"]
-    assert events[5]["target"] == history["parent_id"]
+    assert events[2]["details"] == {"cause": "account.disabled", "scope": "all"}
+    assert events[4]["details"] == {"cause": "account.password_set", "scope": "all"}
+    assert events[5]["details"] == {"temporary": False}
+    assert events[6]["target"] == history["child_id"]
+    assert events[7]["target"] == history["parent_id"]
     assert response["json"]["next_cursor"] is None
 
 
@@ -80,7 +88,7 @@ def test_events_paginate_with_a_cursor(desk, history):
         if cursor is None or pages > 10:
             break
     assert seen == EXPECTED_ACTIONS
-    assert pages in (3, 4)  # 3 full pages, perhaps an empty last one
+    assert pages in (4, 5)  # 4 full pages, perhaps an empty last one
 
 
 def test_events_limit_and_cursor_are_validated(desk, history):
@@ -141,7 +149,7 @@ def test_the_detail_shows_at_most_the_latest_events(frozen_clock, desk):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(all_events) == 15
+    assert len(all_events) == 22  # created, then 7 x (disabled + sessions revoked, enabled)
     assert 1 <= len(recent) < 15
     assert recent == all_events[: len(recent)]
     assert recent[0]["action"] == "account.enabled"
@@ -154,7 +162,8 @@ def test_the_actor_comes_from_each_request_s_claims(frozen_clock, clean_aws):
     frozen_clock.advance(minutes=1)
     assert second.disable(username)["statusCode"] == 200
     events = first.events(username)["json"]["items"]
-    assert [e["actor"] for e in events] == [
-        {"type": "operator", "id": "op-2", "email": None},
-        {"type": "operator", "id": "op-1", "email": "anna@palestra.example"},
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("sessions.revoked", {"type": "operator", "id": "op-2", "email": None}),
+        ("account.disabled", {"type": "operator", "id": "op-2", "email": None}),
+        ("account.created", {"type": "operator", "id": "op-1", "email": "anna@palestra.example"}),
     ]

@@ -226,8 +226,11 @@ def test_reset_sets_the_password_ends_sessions_and_notifies(shop, postman, desk,
     assert len(changed) == 1
     assert "2026-01-01 09:10 UTC" in changed[0]["text"]
     assert OTHER_GOOD_PASSWORD not in changed[0]["text"] + changed[0]["html"]
-    actions = [e["action"] for e in desk.events(MARIO)["json"]["items"]]
+    events = desk.events(MARIO)["json"]["items"]
+    actions = [e["action"] for e in events]
     assert "password.reset_completed" in actions
+    [revoked] = [e for e in events if e["action"] == "sessions.revoked"]
+    assert revoked["details"] == {"cause": "password.reset_completed", "scope": "all"}
     assert "password.reset_requested" in actions
 
 
@@ -340,3 +343,18 @@ def test_reset_emails_use_the_first_customers_language(shop, postman, desk):
     [email] = postman.sent_to("john.smith@example.com")
     assert email["subject"] == "Palestra Aurora: reset your password"
     assert email["text"].startswith("Hello John,")
+
+
+def test_an_expired_temporary_password_can_still_be_reset(shop, postman, desk, frozen_clock):
+    customer_id = desk.customer("Tina", "Tempo", "tina@example.com")
+    assert desk.create_account(customer_id, temporary=True)["statusCode"] == 201
+    frozen_clock.advance(days=7, seconds=1)
+    # The temporary password no longer logs in (the generic 401) ...
+    assert shop.login("tina@example.com", GOOD_PASSWORD)["statusCode"] == 401
+    # ... and the customer recovers through the emailed link.
+    token = request_link(shop, postman, "tina@example.com")
+    assert shop.verify(token)["statusCode"] == 200
+    assert shop.reset(token, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+    login = shop.login("tina@example.com", OTHER_GOOD_PASSWORD)
+    assert login["statusCode"] == 200
+    assert login["json"]["password_change_required"] is False

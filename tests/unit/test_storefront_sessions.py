@@ -204,7 +204,7 @@ def test_logout_ends_only_that_session(shop, desk):
 # ---- change password (F13) ---------------------------------------------------------------
 
 
-def test_changing_the_password_keeps_this_session_and_ends_the_others(shop, postman):
+def test_changing_the_password_keeps_this_session_and_ends_the_others(shop, postman, desk):
     mario()
     this = shop.token(MARIO, GOOD_PASSWORD)
     other = shop.token(MARIO, GOOD_PASSWORD)
@@ -225,6 +225,12 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(shop, post
     [email] = postman.sent_to(MARIO)
     assert email["subject"] == "Palestra Aurora: la password è stata cambiata"
     assert OTHER_GOOD_PASSWORD not in email["text"] + email["html"]
+    # The audit trail has the change and the sessions it ended, by the customer.
+    events = desk.events(MARIO)["json"]["items"]
+    [revoked] = [e for e in events if e["action"] == "sessions.revoked"]
+    assert "password.changed" in [e["action"] for e in events]
+    assert revoked["details"] == {"cause": "password.changed", "scope": "others"}
+    assert revoked["actor"] == {"type": "customer", "id": MARIO, "email": None}
     # The session can change it again.
     assert shop.change_password(this, OTHER_GOOD_PASSWORD, THIRD_GOOD_PASSWORD)["statusCode"] == 204
 
