@@ -38,6 +38,7 @@ from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, CustomerModel
 from portal_accounts.passwords import hash_password
 from tests.helpers import call
+from tests.unit.storefront_helpers import Operator, Postman, Shop, open_mailbox
 
 # A passphrase that passes the policy for every customer used in these tests.
 GOOD_PASSWORD = "lanterna verde sul molo antico"
@@ -236,6 +237,25 @@ def clean_aws(_module_aws):
 @pytest.fixture
 def desk(clean_aws) -> Desk:
     return Desk()
+
+
+@pytest.fixture
+def operator(clean_aws) -> Operator:
+    """The operator's email and template routes (tests/unit/storefront_helpers.Operator)."""
+    return Operator()
+
+
+@pytest.fixture
+def shop(clean_aws) -> Shop:
+    """The storefront's routes, as a customer's client calls them."""
+    return Shop()
+
+
+@pytest.fixture
+def postman(clean_aws) -> Postman:
+    """The email queue, the sender function and SES's outbox, with the sender verified."""
+    open_mailbox()
+    return Postman(clean_aws)
 
 
 @pytest.fixture

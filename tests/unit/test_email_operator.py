@@ -14,33 +14,13 @@ from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
     GENERATED_PASSWORD,
     UNAUTHORIZED,
-    Operator,
-    Postman,
-    Shop,
     authorize,
     link_in,
-    open_mailbox,
 )
 
 MARIO = "mario.rossi@example.com"
 SET_PASSWORD_TTL = 259200
 SEVEN_DAYS = 7 * 24 * 3600
-
-
-@pytest.fixture
-def operator(clean_aws) -> Operator:
-    return Operator()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
-
-
-@pytest.fixture
-def shop(clean_aws) -> Shop:
-    return Shop()
 
 
 def mario() -> tuple[str, AccountModel]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 from botocore.exceptions import ClientError
 
 from portal_accounts.config import get_settings
@@ -17,23 +16,9 @@ from portal_accounts.observability import logger as app_logger
 from tests.unit.conftest import seed_account
 from tests.unit.storefront_helpers import (
     GENERATED_PASSWORD,
-    Operator,
-    Postman,
-    open_mailbox,
 )
 
 MARIO = "mario.rossi@example.com"
-
-
-@pytest.fixture
-def operator(clean_aws) -> Operator:
-    return Operator()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
 
 
 def linked_customer(username=MARIO, first_name="Mario") -> str:

@@ -12,7 +12,6 @@ from portal_accounts.email.rendering import render, render_subject
 from portal_accounts.models import AuditEventModel
 from tests.helpers import OPERATOR_CLAIMS, call
 from tests.unit.conftest import seed_account
-from tests.unit.storefront_helpers import Operator, Postman, open_mailbox
 
 IDS = ("password_reset_link", "new_password", "account_credentials", "password_changed")
 LOCALES = ("it", "en")
@@ -23,17 +22,6 @@ VALID_CREDENTIALS = {
     "text": "Utente {{ username }}, portale {{ portal_url }}. Imposta: {{ link }}",
     "html": '<p>Utente <b>{{ username }}</b></p><a href="{{ link }}">imposta</a>',
 }
-
-
-@pytest.fixture
-def operator(clean_aws) -> Operator:
-    return Operator()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
 
 
 def errors_of(response) -> list[dict]:

@@ -16,27 +16,13 @@ from portal_accounts.sessions import hash_token
 from tests.helpers import call
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
-    Postman,
-    Shop,
     dynamodb_refuses_empty_keys,
     is_valid,
     link_in,
-    open_mailbox,
 )
 
 MARIO = "mario.rossi@example.com"
 WRONG = "not the right password at all"
-
-
-@pytest.fixture
-def shop(clean_aws) -> Shop:
-    return Shop()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
 
 
 def max_failures() -> int:

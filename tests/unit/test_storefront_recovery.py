@@ -15,26 +15,12 @@ from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
     UNAUTHORIZED,
     Operator,
-    Postman,
-    Shop,
     authorize,
     link_in,
-    open_mailbox,
 )
 
 MARIO = "mario.rossi@example.com"
 THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
-
-
-@pytest.fixture
-def shop(clean_aws) -> Shop:
-    return Shop()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
 
 
 def mario():

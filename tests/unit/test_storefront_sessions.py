@@ -15,28 +15,14 @@ from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
     UNAUTHORIZED,
     Operator,
-    Postman,
-    Shop,
     authorize,
     dynamodb_refuses_empty_keys,
     enc,
     is_valid,
-    open_mailbox,
 )
 
 MARIO = "mario.rossi@example.com"
 THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
-
-
-@pytest.fixture
-def shop(clean_aws) -> Shop:
-    return Shop()
-
-
-@pytest.fixture
-def postman(clean_aws) -> Postman:
-    open_mailbox()
-    return Postman(clean_aws)
 
 
 def mario(*names) -> list[str]:
