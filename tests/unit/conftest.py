@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.moto_api._internal import moto_api_backend
 
 from functions.operator_associate_account.app import handler as associate_handler
 from functions.operator_create_account.app import handler as create_account_handler
@@ -33,9 +35,12 @@ from functions.operator_list_accounts.app import handler as list_accounts_handle
 from functions.operator_list_events.app import handler as list_events_handler
 from functions.operator_set_password.app import handler as set_password_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
-from portal_accounts import clock, search
+from local import aws as local_aws
+from local import resources
+from portal_accounts import clock, recovery, search, store
 from portal_accounts.config import get_settings
-from portal_accounts.models import AccountModel, CustomerModel
+from portal_accounts.email import outbox, sender
+from portal_accounts.models import ALL_MODELS, AccountModel, CustomerModel
 from portal_accounts.passwords import hash_password
 from tests.helpers import call
 from tests.unit.storefront_helpers import Operator, Postman, Shop, open_mailbox
@@ -303,3 +308,53 @@ def seed_account(
     account.save()
     search.sync(account)
     return account
+
+
+# ---- the moto server, for tests with real threads ------------------------------------------
+
+
+@dataclass
+class MotoServer:
+    endpoint_url: str
+    names: dict[str, str]  # logical id -> table name or queue URL
+
+
+def _forget_clients() -> None:
+    """Every cached client connects again, where the environment now says."""
+    for model in ALL_MODELS:
+        model._connection = None
+    store._connection.cache_clear()
+    outbox._sqs.cache_clear()
+    recovery._sqs.cache_clear()
+    sender._ses.cache_clear()
+    sender._persistence.cache_clear()
+
+
+@pytest.fixture
+def moto_server():
+    """The local stack's moto server, empty, with the template's tables and queues.
+
+    moto in-process (mock_aws) does not make a conditional write or a transaction atomic
+    against other threads; the server serialises requests the way DynamoDB makes each of
+    them atomic, so racing threads exercise our conditions, not moto's.
+    """
+    keys = ("AWS_ENDPOINT_URL", "EMAIL_QUEUE_URL", "EMAIL_DEAD_LETTER_QUEUE_URL")
+    saved = {key: os.environ.get(key) for key in keys}
+    _forget_clients()
+    server = local_aws.start()
+    try:
+        moto_api_backend.reset()  # the server serves moto's process-wide state
+        names = resources.create_all()
+        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        get_settings.cache_clear()
+        yield MotoServer(server.endpoint_url, names)
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        _forget_clients()

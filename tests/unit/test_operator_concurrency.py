@@ -8,18 +8,10 @@ transaction atomic.
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from local import aws as local_aws
-from local import resources
-from portal_accounts import store
-from portal_accounts.config import get_settings
 from portal_accounts.models import (
-    ALL_MODELS,
     AccountModel,
     CustomerModel,
     SearchEntryModel,
@@ -29,34 +21,6 @@ from tests.unit.conftest import GOOD_PASSWORD, Desk
 
 THREADS = 8
 EMAIL = "famiglia.rossi@example.com"
-
-
-def _forget_connections() -> None:
-    """PynamoDB caches a client per model: make the next call connect where env says."""
-    for model in ALL_MODELS:
-        model._connection = None
-    store._connection.cache_clear()
-
-
-@pytest.fixture
-def moto_server():
-    saved = {key: os.environ.get(key) for key in ("AWS_ENDPOINT_URL", "EMAIL_QUEUE_URL")}
-    _forget_connections()
-    server = local_aws.start()
-    try:
-        names = resources.create_all()
-        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
-        get_settings.cache_clear()
-        yield server
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
-        _forget_connections()
 
 
 def test_concurrent_creations_with_the_same_email_let_exactly_one_win(moto_server):

@@ -16,61 +16,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-import pytest
-from moto.moto_api._internal import moto_api_backend
 
-from local import aws as local_aws
-from local import resources
-from portal_accounts import auth, clock, recovery, store
+from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
-from portal_accounts.email import outbox, sender
-from portal_accounts.models import ALL_MODELS, AccountModel
+from portal_accounts.models import AccountModel
 from tests.unit.conftest import GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import LINK, UNAUTHORIZED, Operator, Shop, authorize
 
 MARIO = "mario.rossi@example.com"
 NEW_PASSWORD = "girasole stanco sul balcone azzurro"
 WRONG = "not the right password at all"
-
-
-def _forget_clients() -> None:
-    """Every cached client connects again, where the environment now says."""
-    for model in ALL_MODELS:
-        model._connection = None
-    store._connection.cache_clear()
-    outbox._sqs.cache_clear()
-    recovery._sqs.cache_clear()
-    sender._ses.cache_clear()
-    sender._persistence.cache_clear()
-
-
-def _reset_emulated_aws() -> None:
-    """The server serves moto's process-wide state: start each test from nothing."""
-    moto_api_backend.reset()
-
-
-@pytest.fixture
-def moto_server():
-    keys = ("AWS_ENDPOINT_URL", "EMAIL_QUEUE_URL", "EMAIL_DEAD_LETTER_QUEUE_URL")
-    saved = {key: os.environ.get(key) for key in keys}
-    _forget_clients()
-    server = local_aws.start()
-    try:
-        _reset_emulated_aws()
-        names = resources.create_all()
-        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
-        os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
-        get_settings.cache_clear()
-        yield names
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
-        _forget_clients()
 
 
 def race(threads: int, action) -> list[dict]:
@@ -122,8 +77,10 @@ def test_one_reset_link_redeemed_at_once_by_ten_wins_once(moto_server):
     session = shop.token(MARIO, GOOD_PASSWORD)
     assert Operator().reset_password(customer_id, {"mode": "reset_link"})["statusCode"] == 202
     sqs = boto3.client("sqs")
-    [message] = sqs.receive_message(QueueUrl=moto_server["EmailQueue"])["Messages"]
-    sqs.delete_message(QueueUrl=moto_server["EmailQueue"], ReceiptHandle=message["ReceiptHandle"])
+    [message] = sqs.receive_message(QueueUrl=moto_server.names["EmailQueue"])["Messages"]
+    sqs.delete_message(
+        QueueUrl=moto_server.names["EmailQueue"], ReceiptHandle=message["ReceiptHandle"]
+    )
     [(_, token)] = LINK.findall(json.loads(message["Body"])["variables"]["link"])
     assert shop.verify(token)["statusCode"] == 200
 
@@ -138,6 +95,6 @@ def test_one_reset_link_redeemed_at_once_by_ten_wins_once(moto_server):
     assert authorize(session) == UNAUTHORIZED
     assert shop.login(MARIO, NEW_PASSWORD)["statusCode"] == 200
     # One password change, so one "password changed" email.
-    queued = sqs.receive_message(QueueUrl=moto_server["EmailQueue"], MaxNumberOfMessages=10)
+    queued = sqs.receive_message(QueueUrl=moto_server.names["EmailQueue"], MaxNumberOfMessages=10)
     templates = [json.loads(m["Body"])["template_id"] for m in queued.get("Messages", [])]
     assert templates == ["password_changed"]
