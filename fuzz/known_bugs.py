@@ -23,17 +23,9 @@ class KnownBug:
     response: Callable[[int, str, str], bool] | None = None
 
 
-def _content_type(case: Any) -> str:
-    headers = getattr(case, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "content-type":
-            return str(value)
-    return str(getattr(case, "media_type", None) or "")
-
-
 # None today. The three the fuzzer found first (a body that is not UTF-8 and multipart
 # without a boundary answered 500; an unsupported content type answered Powertools' own 415
-# shape) are fixed in portal_accounts.api.app and pinned by tests/unit/test_api_admission.py.
+# shape) are fixed in portal_accounts.api.app and pinned by tests/unit/test_operator_bad_input.py.
 KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 

@@ -290,16 +290,17 @@ def _set_status(username: str, status: str, action: str, actor: Actor) -> Accoun
     account = get_account(username)
     if account.status == status:
         return account
+    disabling = status == DISABLED  # every session ends with it
     actions: list[Action] = [AccountModel.status.set(status)]
-    if status == DISABLED:
+    if disabling:
         actions.append(AccountModel.credential_version.add(1))
     with transaction() as tx:
         tx.update(account, actions=actions, condition=AccountModel.username.exists())
         tx.save(audit.build_event(audit.account_subject(account.username), actor, action))
-        if status == DISABLED:
+        if disabling:
             tx.save(audit.sessions_revoked(account.username, actor, cause=action))
     account.status = status
-    if status == DISABLED:
+    if disabling:
         account.credential_version = int(account.credential_version) + 1
     search.sync(account)
     return account

@@ -24,6 +24,10 @@ class Actor:
     def system(cls) -> Actor:
         return cls(type="system")
 
+    @classmethod
+    def customer(cls, username: str) -> Actor:
+        return cls(type="customer", id=username)
+
 
 def account_subject(username: str) -> str:
     return f"account#{username}"

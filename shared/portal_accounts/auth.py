@@ -122,7 +122,7 @@ def _refusal(account: AccountModel | None, verified: bool, now: datetime) -> str
 def _record(username: str, action: str, **details: str) -> None:
     audit.record(
         audit.account_subject(username),
-        Actor(type="customer", id=username),
+        Actor.customer(username),
         action,
         details=details,
     )
@@ -159,9 +159,7 @@ def login(raw_username: str, password: str) -> LoginResult:
         tx.update(account, actions=account_actions)
         tx.delete(ThrottleModel(login_throttle_key(key)))
         tx.save(
-            audit.build_event(
-                audit.account_subject(key), Actor(type="customer", id=key), "login.succeeded"
-            )
+            audit.build_event(audit.account_subject(key), Actor.customer(key), "login.succeeded")
         )
     account.last_login_at = now
     return LoginResult(token, session, account)
@@ -173,7 +171,7 @@ def logout(principal: Principal) -> None:
         tx.save(
             audit.build_event(
                 audit.account_subject(principal.username),
-                Actor(type="customer", id=principal.username),
+                Actor.customer(principal.username),
                 "session.logged_out",
             )
         )
@@ -205,7 +203,7 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
     if not verify_password(account.password_hash, current):
         audit.record(
             audit.account_subject(account.username),
-            Actor(type="customer", id=account.username),
+            Actor.customer(account.username),
             "password.change_refused",
             details={"reason": "wrong_current_password"},
         )
@@ -240,7 +238,7 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
                 actions=[SessionModel.credential_version.set(version + 1)],
                 condition=SessionModel.session_hash.exists(),
             )
-            customer = Actor(type="customer", id=account.username)
+            customer = Actor.customer(account.username)
             tx.save(
                 audit.build_event(
                     audit.account_subject(account.username), customer, "password.changed"

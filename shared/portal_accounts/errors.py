@@ -7,6 +7,8 @@ class DomainError(Exception):
     status = 400
     type = "about:blank"
     title = "Bad request"
+    # Seconds after which trying again makes sense (the Retry-After header), if any.
+    retry_after: int | None = None
 
     def __init__(self, detail: str, *, errors: list[dict] | None = None, **extra: object) -> None:
         super().__init__(detail)

@@ -101,7 +101,7 @@ def process_forgot(username: str) -> outbox.Outgoing | None:
             tx.save(
                 audit.build_event(
                     audit.account_subject(account.username),
-                    Actor(type="customer", id=account.username),
+                    Actor.customer(account.username),
                     "password.reset_requested",
                 )
             )
@@ -142,7 +142,7 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
             )
             # A reset clears the login throttle: throttling never blocks recovery.
             tx.delete(ThrottleModel(login_throttle_key(account.username)))
-            customer = Actor(type="customer", id=account.username)
+            customer = Actor.customer(account.username)
             tx.save(
                 audit.build_event(
                     audit.account_subject(account.username),

@@ -102,10 +102,8 @@ def _admitted(event: dict) -> dict:
         )
     if media_type and headers.get("content-type") != "application/json":
         # Media types are case-insensitive (RFC 9110); Powertools compares them as text.
-        kept = {
-            k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
-        }
-        event = {**event, "headers": {**kept, "content-type": "application/json"}}
+        # Header names are lower case already in API Gateway's v2 events.
+        event = {**event, "headers": {**headers, "content-type": "application/json"}}
     if event.get("isBase64Encoded"):
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from portal_accounts.errors import DomainError, TemporarilyUnavailable, Throttled
+from portal_accounts.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -54,7 +54,7 @@ def problem(
 
 def from_domain_error(error: DomainError) -> Response:
     headers = {}
-    if isinstance(error, Throttled | TemporarilyUnavailable):
+    if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     return problem(
         error.status, error.type, error.title, error.detail, error.errors, headers, **error.extra
