@@ -68,9 +68,7 @@ def run(args: argparse.Namespace) -> bool:
             Actor(type="operator", id="bench"),
         )
         outgoing = _requests()
-        event = world.sqs_event(
-            [o.request.model_dump_json() for o in outgoing], names["EmailQueue.Arn"]
-        )
+        event = world.sqs_event([o.request.to_json() for o in outgoing], names["EmailQueue.Arn"])
         with counting() as log:
             result = sender_handler(event, FakeContext())
         statuses = Counter(

@@ -1,9 +1,7 @@
 """POST /auth/password/forgot (F5): email a reset link, if the account exists."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import recovery
-from portal_accounts.api.app import Router, lambda_handler
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import Accepted, ForgotIn
 

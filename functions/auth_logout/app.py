@@ -1,9 +1,7 @@
 """POST /auth/logout (F12): end this session."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import auth
-from portal_accounts.api.app import Router, lambda_handler, session_principal
+from portal_accounts.api.app import Response, Router, lambda_handler, session_principal
 from portal_accounts.api.problems import problem_responses
 
 router = Router()

@@ -1,9 +1,7 @@
 """POST /auth/password/reset (F5): choose a new password with an emailed link."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import recovery
-from portal_accounts.api.app import Router, lambda_handler
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ResetIn
 

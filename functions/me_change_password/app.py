@@ -1,9 +1,7 @@
 """PUT /me/password (F13): change the password; the account's other sessions end."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import auth
-from portal_accounts.api.app import Router, lambda_handler, session_principal
+from portal_accounts.api.app import Response, Router, lambda_handler, session_principal
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ChangePasswordIn
 

@@ -1,9 +1,7 @@
 """POST /operator/customers/{customer_id}/account (F9): a new login for the customer."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import accounts, notifications
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountCreate, AccountOut
 

@@ -1,11 +1,10 @@
 """POST /operator/customers (F14): add a customer to the registry."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import customers
-from portal_accounts.api.app import Router, lambda_handler, operator_actor
+from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerCreate, CustomerOut
+from portal_accounts.validation import as_dict
 
 router = Router()
 
@@ -16,7 +15,7 @@ router = Router()
     responses={201: {"description": "The customer"}, **problem_responses(400, 401, 413, 415, 422)},
 )
 def create_customer(body: CustomerCreate) -> Response[CustomerOut]:
-    customer = customers.create_customer(**body.model_dump(), actor=operator_actor(router))
+    customer = customers.create_customer(**as_dict(body), actor=operator_actor(router))
     return Response(201, "application/json", CustomerOut.of(customer))
 
 

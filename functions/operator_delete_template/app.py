@@ -1,8 +1,6 @@
 """DELETE /operator/templates/{template_id}/{locale} (F6): back to the shipped default."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.email.templates import reset_template
 

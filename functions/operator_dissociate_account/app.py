@@ -1,9 +1,7 @@
 """DELETE /operator/customers/{customer_id}/account (F8): remove the customer's link."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import accounts
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 
 router = Router()

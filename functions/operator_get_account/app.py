@@ -17,7 +17,7 @@ RECENT_EVENTS = 10
 def account_detail(username: str) -> AccountDetail:
     found = accounts.detail(path_value(username), recent=RECENT_EVENTS)
     return AccountDetail(
-        **AccountOut.of(found.account, found.locked_until).model_dump(),
+        **vars(AccountOut.of(found.account, found.locked_until)),
         recent_events=[AuditEventOut(**event) for event in found.recent_events],
     )
 

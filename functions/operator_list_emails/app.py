@@ -1,13 +1,9 @@
 """GET /operator/accounts/{username}/emails (F15): what was emailed and how it went."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from portal_accounts.accounts import get_account
 from portal_accounts.api.app import Router, lambda_handler, path_value
 from portal_accounts.api.problems import problem_responses
-from portal_accounts.api.schemas import EmailLogEntry, EmailLogPage
+from portal_accounts.api.schemas import Cursor, EmailLogEntry, EmailLogPage, Limit
 from portal_accounts.email.outbox import list_log
 
 router = Router()
@@ -20,8 +16,8 @@ router = Router()
 )
 def list_emails(
     username: str,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
 ) -> EmailLogPage:
     account = get_account(path_value(username))
     page = list_log(account.username, limit=limit, cursor=cursor)

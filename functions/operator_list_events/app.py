@@ -1,14 +1,10 @@
 """GET /operator/accounts/{username}/events (F2): the audit trail, newest first."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from portal_accounts import audit
 from portal_accounts.accounts import get_account
 from portal_accounts.api.app import Router, lambda_handler, path_value
 from portal_accounts.api.problems import problem_responses
-from portal_accounts.api.schemas import AuditEventOut, EventPage
+from portal_accounts.api.schemas import AuditEventOut, Cursor, EventPage, Limit
 
 router = Router()
 
@@ -23,8 +19,8 @@ router = Router()
 )
 def list_events(
     username: str,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
 ) -> EventPage:
     account = get_account(path_value(username))
     page = audit.list_events(audit.account_subject(account.username), limit=limit, cursor=cursor)

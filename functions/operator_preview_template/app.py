@@ -4,6 +4,7 @@ from portal_accounts.api.app import Router, lambda_handler, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import RenderedOut, TemplateDraft
 from portal_accounts.email.templates import preview
+from portal_accounts.validation import sent
 
 router = Router()
 
@@ -20,7 +21,7 @@ def preview_template(
     template_id: str, locale: str, body: TemplateDraft | None = None
 ) -> RenderedOut:
     # Every part of a draft is optional, the body too: without one, the current template.
-    draft = body.model_dump() if body else {}
+    draft = sent(body) if body else {}
     rendered = preview(path_value(template_id), path_value(locale), draft)
     return RenderedOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
 

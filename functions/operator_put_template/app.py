@@ -4,6 +4,7 @@ from portal_accounts.api.app import Router, lambda_handler, operator_actor, path
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import TemplateIn, TemplateOut
 from portal_accounts.email.templates import save_template
+from portal_accounts.validation import as_dict
 
 router = Router()
 
@@ -18,7 +19,7 @@ router = Router()
 )
 def put_template(template_id: str, locale: str, body: TemplateIn) -> TemplateOut:
     saved = save_template(
-        path_value(template_id), path_value(locale), body.model_dump(), operator_actor(router)
+        path_value(template_id), path_value(locale), as_dict(body), operator_actor(router)
     )
     return TemplateOut.of(saved)
 

@@ -1,9 +1,7 @@
 """POST /operator/customers/{customer_id}/account/password-reset (F4)."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from portal_accounts import notifications
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import PasswordReset, Queued
 

@@ -4,6 +4,7 @@ from portal_accounts import customers
 from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerOut, CustomerPatch
+from portal_accounts.validation import sent
 
 router = Router()
 
@@ -18,7 +19,7 @@ router = Router()
 )
 def update_customer(customer_id: str, body: CustomerPatch) -> CustomerOut:
     # Only the fields sent change; an explicit null clears the email.
-    changes = body.model_dump(exclude_unset=True)
+    changes = sent(body)
     for required in ("first_name", "last_name", "locale"):
         if required in changes and changes[required] is None:
             changes.pop(required)

@@ -9,11 +9,11 @@ write, so a burst cannot slip through), a new link that replaces the old one.
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import lru_cache
-
-from pydantic import BaseModel
 
 from portal_accounts import audit, clock, links
 from portal_accounts.accounts import context_names, password_actions
@@ -32,14 +32,25 @@ from portal_accounts.models import (
 )
 from portal_accounts.passwords import check_policy
 from portal_accounts.store import TransactionCancelled, transaction
+from portal_accounts.validation import parse
 
 FORGOT_KIND = "forgot_password"
 
 
-class ForgotRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ForgotRequest:
+    """The queue message of a forgot-password request (the sender decides what to send)."""
+
     kind: str = FORGOT_KIND
     username: str
     idempotency_key: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_payload(cls, payload: object) -> ForgotRequest:
+        return parse(cls, payload, where="message")
 
 
 @lru_cache(maxsize=1)
@@ -59,9 +70,7 @@ def request_reset(raw_email: str) -> None:
             errors=[{"field": "email", "reason": str(error)}],
         ) from None
     message = ForgotRequest(username=username, idempotency_key=secrets.token_hex(16))
-    _sqs().send_message(
-        QueueUrl=get_settings().email_queue_url, MessageBody=message.model_dump_json()
-    )
+    _sqs().send_message(QueueUrl=get_settings().email_queue_url, MessageBody=message.to_json())
 
 
 def process_forgot(username: str) -> outbox.Outgoing | None:

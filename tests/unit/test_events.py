@@ -254,7 +254,7 @@ def test_sqs_event_is_one_email_request_from_the_queue(function):
     if importlib.util.find_spec("portal_accounts.email.outbox"):
         # Exactly the queue message the API sends, as the sender reads it.
         outbox = importlib.import_module("portal_accounts.email.outbox")
-        outbox.EmailRequest.model_validate(request)
+        outbox.EmailRequest.from_payload(request)
 
 
 # ---- invoked against moto -----------------------------------------------------------------

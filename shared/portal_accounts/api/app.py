@@ -1,80 +1,265 @@
-"""The resolver every handler uses: validation, problem documents, limits, observability."""
+"""The HTTP edge of every API function: one route, its checks, problem documents.
+
+Each function of template.yaml serves one route. `Router` records it with the decorator
+its module uses (`@router.post("/auth/login", summary=..., responses=...)`), and
+`lambda_handler(router)` is the Lambda entry point: limits, route match, path, query and
+body checked against the route's annotations (`portal_accounts.validation`), the call, and
+the answer in API Gateway's payload 2.0 shape. It imports neither pydantic nor Powertools'
+resolver, which would cost every cold start more than everything else together; the
+OpenAPI document is still written from the same routes and annotations by pydantic, at
+development time (`local/openapi.py`).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import inspect
+import json
+import re
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
-from portal_accounts.api.problems import (
-    NO_STORE,
-    from_domain_error,
-    from_validation_error,
-    problem,
-)
+from portal_accounts.api.problems import NO_STORE, from_domain_error
+from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
 from portal_accounts.errors import (
     AuthenticationFailed,
     BodyTooLarge,
     DomainError,
+    InvalidInput,
     MalformedBody,
     UnsupportedMediaType,
 )
 from portal_accounts.observability import logger
 from portal_accounts.sessions import Principal
+from portal_accounts.validation import Invalid, check_value, parse
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+__all__ = [
+    "Response",
+    "Router",
+    "lambda_handler",
+    "operator_actor",
+    "path_value",
+    "session_principal",
+]
+
 MAX_BODY_BYTES = 16 * 1024
 OPERATOR_PREFIX = "/operator/"
-
-Router = APIGatewayHttpRouter
-
-
-def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
-    resolver = APIGatewayHttpResolver(enable_validation=True)
-    for router in routers:
-        resolver.include_router(router)
-
-    @resolver.exception_handler(DomainError)
-    def _domain(error: DomainError):
-        return from_domain_error(error)
-
-    @resolver.exception_handler(RequestValidationError)
-    def _invalid(error: RequestValidationError):
-        return from_validation_error(error)
-
-    @resolver.not_found
-    def _no_route(_: NotFoundError):
-        return problem(404, "not_found", "Not found", "There is no such route.")
-
-    return resolver
+JSON = "application/json"
+BODY = "body"
+_PARAMETER = re.compile(r"<(\w+)>")
 
 
-def lambda_handler(*routers: APIGatewayHttpRouter) -> Callable[[dict, LambdaContext], dict]:
-    """The Lambda entry point of one function: size limit, then the resolver."""
-    resolver = build_resolver(*routers)
+@dataclasses.dataclass
+class Route:
+    method: str
+    path: str  # with <name> for each path parameter, as in the decorator
+    function: Callable[..., Any]
+    summary: str | None = None
+    responses: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list[str]:
+        return _PARAMETER.findall(self.path)
+
+    @property
+    def openapi_path(self) -> str:
+        return _PARAMETER.sub(r"{\1}", self.path)
+
+
+class Router:
+    """The routes of one module, and the event being handled (one at a time per instance,
+    as Lambda runs one invocation at a time per execution environment)."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.current_event: dict = {}
+
+    def route(self, method: str, path: str, *, summary: str | None = None, responses=None):
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            self.routes.append(Route(method, path, function, summary, dict(responses or {})))
+            return function
+
+        return register
+
+    def get(self, path: str, **options):
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options):
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options):
+        return self.route("PUT", path, **options)
+
+    def patch(self, path: str, **options):
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options):
+        return self.route("DELETE", path, **options)
+
+
+# ---- how a route's function is called -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Query:
+    name: str
+    hint: Any
+    default: Any
+    required: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    """What a route's function takes, read once from its signature."""
+
+    route: Route
+    router: Router
+    pattern: re.Pattern
+    path: tuple[str, ...]
+    query: tuple[_Query, ...]
+    body: type | None  # the dataclass of the body, if the function takes one
+    body_required: bool
+
+    @classmethod
+    def of(cls, route: Route, router: Router) -> _Call:
+        hints = typing.get_type_hints(route.function, include_extras=True)
+        path, query, body, body_required = [], [], None, False
+        for name, parameter in inspect.signature(route.function).parameters.items():
+            empty = parameter.default is inspect.Parameter.empty
+            if name in route.parameters:
+                path.append(name)
+            elif name == BODY:
+                body, body_required = _dataclass_in(hints[name]), empty
+            else:
+                query.append(_Query(name, hints[name], parameter.default, empty))
+        pattern = re.compile(
+            "".join(
+                "([^/]+)" if i % 2 else re.escape(part)
+                for i, part in enumerate(_PARAMETER.split(route.path))
+            )
+        )
+        return cls(route, router, pattern, tuple(path), tuple(query), body, body_required)
+
+    def arguments(self, event: dict, match: re.Match) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(zip(self.path, match.groups(), strict=True))
+        errors: list[dict[str, str]] = []
+        given = event.get("queryStringParameters") or {}
+        for query in self.query:
+            if query.name not in given:
+                if query.required:
+                    errors.append({"field": query.name, "reason": "required"})
+                else:
+                    kwargs[query.name] = query.default
+                continue
+            try:
+                kwargs[query.name] = check_value(
+                    query.hint, given[query.name], field=query.name, text=True
+                )
+            except Invalid as invalid:
+                errors += invalid.errors
+        if self.body is not None:
+            try:
+                kwargs[BODY] = self._body(event)
+            except Invalid as invalid:
+                errors += invalid.errors
+        if errors:
+            raise InvalidInput("Some fields are missing or not valid: see errors.", errors=errors)
+        return kwargs
+
+    def _body(self, event: dict) -> Any:
+        raw = event.get("body") or ""
+        if not raw:
+            if self.body_required:
+                raise Invalid([{"field": BODY, "reason": "required"}])
+            return None
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise MalformedBody("The body is not valid JSON.") from None
+        if payload is None and not self.body_required:
+            return None
+        assert self.body is not None
+        return parse(self.body, payload)
+
+
+def _dataclass_in(hint: Any) -> type:
+    """The dataclass of `X` or `X | None`."""
+    for candidate in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(candidate) and isinstance(candidate, type):
+            return candidate
+    raise TypeError(f"a body must be a schema dataclass, not {hint}")
+
+
+# ---- the entry point ----------------------------------------------------------------------
+
+
+def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
+    """The Lambda entry point of one function: limits, the route, problem documents."""
+    calls = [_Call.of(route, router) for router in routers for route in router.routes]
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict, context: LambdaContext) -> dict:
         try:
             event = _admitted(event)
+            call, match = _route_of(calls, event)
+            call.router.current_event = event
+            result = call.route.function(**call.arguments(event, match))
         except DomainError as error:
-            return _raw(from_domain_error(error))
-        result = resolver.resolve(event, context)
-        result.setdefault("headers", {}).update(NO_STORE)
-        return result
+            result = from_domain_error(error)
+        return _answer(result)
 
-    handler.resolver = resolver  # type: ignore[attr-defined]
+    handler.routes = [call.route for call in calls]  # type: ignore[attr-defined]
     return handler
+
+
+def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+    path = str(event.get("rawPath") or "")
+    for call in calls:
+        match = call.pattern.fullmatch(path)
+        if match and call.route.method == method:
+            return call, match
+    raise _NoRoute("There is no such route.")
+
+
+class _NoRoute(DomainError):
+    status = 404
+    type = "not_found"
+    title = "Not found"
+
+
+def _answer(result: Any) -> dict:
+    """The route's result in API Gateway's response shape, never cached."""
+    if not isinstance(result, Response):
+        result = Response(200, JSON, result)
+    body = result.body
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(_plain(body), separators=(",", ":"))
+    headers = {"Content-Type": result.content_type} if result.content_type else {}
+    return {
+        "statusCode": result.status_code,
+        "headers": {**headers, **result.headers, **NO_STORE},
+        "body": body or "",
+        "isBase64Encoded": False,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def _admitted(event: dict) -> dict:
@@ -92,18 +277,13 @@ def _admitted(event: dict) -> dict:
     if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
         raise BodyTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    # Media types are case-insensitive (RFC 9110), parameters (charset) aside.
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    # Only application/json: Powertools' validation reads no other type (a +json type would
-    # get its own 415 shape, not a problem document).
-    if media_type and media_type != "application/json":
+    if media_type and media_type != JSON:
         raise UnsupportedMediaType(
             "Send the body as JSON with Content-Type: application/json.",
             errors=[{"field": "content-type", "reason": f"unsupported: {media_type}"}],
         )
-    if media_type and headers.get("content-type") != "application/json":
-        # Media types are case-insensitive (RFC 9110); Powertools compares them as text.
-        # Header names are lower case already in API Gateway's v2 events.
-        event = {**event, "headers": {**headers, "content-type": "application/json"}}
     if event.get("isBase64Encoded"):
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
@@ -113,28 +293,17 @@ def _admitted(event: dict) -> dict:
     return event
 
 
-def _raw(response) -> dict:
-    """A problem answered before the resolver runs, in API Gateway's response shape."""
-    return {
-        "statusCode": response.status_code,
-        "headers": {"Content-Type": response.content_type, **response.headers},
-        "body": response.body,
-        "isBase64Encoded": False,
-    }
-
-
 def path_value(raw: str) -> str:
     """Path parameters arrive URL-encoded (an @ as %40): decode them once, here."""
     return unquote(raw)
 
 
-def session_principal(resolver_or_router) -> Principal:
+def session_principal(router: Router) -> Principal:
     """The storefront session behind the request, as the session authorizer passed it."""
-    context = resolver_or_router.current_event.request_context
-    lambda_context = (context.authorizer.get_lambda or {}) if context.authorizer else {}
+    authorizer = (router.current_event.get("requestContext") or {}).get("authorizer") or {}
     try:
-        return Principal.from_context(lambda_context)
-    except (KeyError, ValueError, TypeError):
+        return Principal.from_context(authorizer.get("lambda") or {})
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise AuthenticationFailed("A storefront session is required.") from None
 
 
@@ -147,6 +316,6 @@ def operator_actor_of(event: dict) -> Actor:
     return Actor(type="operator", id=str(claims["sub"]), email=claims.get("email"))
 
 
-def operator_actor(resolver_or_router) -> Actor:
+def operator_actor(router: Router) -> Actor:
     """The operator behind the current request."""
-    return operator_actor_of(resolver_or_router.current_event.raw_event)
+    return operator_actor_of(router.current_event)

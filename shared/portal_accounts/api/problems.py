@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
-
+from portal_accounts.api.response import Response
 from portal_accounts.errors import DomainError
+from portal_accounts.validation import Describe
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class FieldError(BaseModel):
-    field: str = Field(description="The offending field, dotted for nested ones.")
+@dataclass(kw_only=True)
+class FieldError:
+    field: Annotated[str, Describe("The offending field, dotted for nested ones.")]
     reason: str
 
 
-class Problem(BaseModel):
-    type: str = Field(description="A stable code, e.g. invalid_or_expired_link.")
+@dataclass(kw_only=True)
+class Problem:
+    type: Annotated[str, Describe("A stable code, e.g. invalid_or_expired_link.")]
     title: str
     status: int
     detail: str
-    errors: list[FieldError] = Field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
 
 
 def problem(
@@ -58,29 +60,6 @@ def from_domain_error(error: DomainError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     return problem(
         error.status, error.type, error.title, error.detail, error.errors, headers, **error.extra
-    )
-
-
-def _field_name(loc: tuple | list) -> str:
-    # loc is ("body", "password") or ("query", "limit"): the field is what follows.
-    parts = [str(p) for p in loc[1:]] or [str(loc[0])]
-    return ".".join(parts)
-
-
-def from_validation_error(error: RequestValidationError) -> Response:
-    issues = error.errors()
-    if any(issue.get("type") == "json_invalid" for issue in issues):
-        return problem(400, "malformed_json", "Malformed JSON", "The body is not valid JSON.")
-    errors = [
-        {"field": _field_name(issue.get("loc", ())), "reason": issue.get("msg") or issue["type"]}
-        for issue in issues
-    ]
-    return problem(
-        422,
-        "validation_error",
-        "Invalid input",
-        "Some fields are missing or not valid: see errors.",
-        errors,
     )
 
 

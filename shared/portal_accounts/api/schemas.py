@@ -1,46 +1,50 @@
-"""Request and response models of the operator API: the OpenAPI document comes from these."""
+"""Request and response bodies of both APIs: plain dataclasses, and the OpenAPI document.
+
+Requests are parsed by `portal_accounts.validation` from these annotations; responses are
+built from them and serialised as they are. pydantic reads the same classes, at development
+time only, to write docs/openapi.json (`make openapi`).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.config import JsonValue
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, cast
 
 from portal_accounts import clock
 from portal_accounts.models import AccountModel, CustomerModel, linked_customers
+from portal_accounts.validation import Describe, Format, Ge, Le, MaxLen, MinLen, Trim
 
 Locale = Literal["it", "en"]
 AccountStatus = Literal["active", "disabled"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, Trim(), MinLen(1), MaxLen(100)]
 # Passwords are taken as typed: length is checked by the policy (with a clear reason),
 # here only a hard ceiling against abuse.
-PasswordText = Annotated[str, Field(max_length=1024)]
-EmailText = Annotated[str, Field(max_length=320, json_schema_extra={"format": "email"})]
+PasswordText = Annotated[str, MaxLen(1024)]
+EmailText = Annotated[str, MaxLen(320), Format("email")]
 
-
-class Schema(BaseModel):
-    # Built when first used, not at import: each function uses a few of these models,
-    # and building the rest would only slow its cold start.
-    model_config = ConfigDict(defer_build=True)
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+# Requests refuse fields they do not declare; pydantic reads this for the document.
+STRICT: Any = {"extra": "forbid"}
 
 
 # ---- requests -----------------------------------------------------------------------------
 
 
-def _strict_with_example(**example: JsonValue) -> ConfigDict:
-    """A request model's config with one example body for the OpenAPI document."""
-    return ConfigDict(extra="forbid", defer_build=True, json_schema_extra={"examples": [example]})
-
-
-class CustomerCreate(Strict):
-    model_config = _strict_with_example(
-        first_name="Ada", last_name="Lovelace", email="ada.lovelace@example.com", locale="en"
-    )
+@dataclass(kw_only=True)
+class CustomerCreate:
+    __pydantic_config__ = STRICT
+    __pydantic_config__ = {
+        **STRICT,
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "email": "ada.lovelace@example.com",
+                    "locale": "en",
+                }
+            ]
+        },
+    }
 
     first_name: Name
     last_name: Name
@@ -48,24 +52,32 @@ class CustomerCreate(Strict):
     locale: Locale = "it"
 
 
-class CustomerPatch(Strict):
+@dataclass(kw_only=True)
+class CustomerPatch:
+    __pydantic_config__ = STRICT
     first_name: Name | None = None
     last_name: Name | None = None
     email: EmailText | None = None
     locale: Locale | None = None
 
 
-class AccountCreate(Strict):
+@dataclass(kw_only=True)
+class AccountCreate:
+    __pydantic_config__ = STRICT
     password: PasswordText
     temporary: bool = True
     send_credentials_email: bool = False
 
 
-class AccountAssociate(Strict):
+@dataclass(kw_only=True)
+class AccountAssociate:
+    __pydantic_config__ = STRICT
     username: EmailText
 
 
-class PasswordSet(Strict):
+@dataclass(kw_only=True)
+class PasswordSet:
+    __pydantic_config__ = STRICT
     password: PasswordText
     password_confirmation: PasswordText
     temporary: bool = True
@@ -74,12 +86,14 @@ class PasswordSet(Strict):
 # ---- responses ----------------------------------------------------------------------------
 
 
-class AccountRef(Schema):
+@dataclass(kw_only=True)
+class AccountRef:
     username: str
     status: AccountStatus
 
 
-class CustomerOut(Schema):
+@dataclass(kw_only=True)
+class CustomerOut:
     customer_id: str
     first_name: str
     last_name: str
@@ -107,7 +121,8 @@ class CustomerOut(Schema):
         )
 
 
-class LinkedCustomer(Schema):
+@dataclass(kw_only=True)
+class LinkedCustomer:
     customer_id: str
     first_name: str
     last_name: str
@@ -120,7 +135,8 @@ def _linked(account: AccountModel) -> list[LinkedCustomer]:
     ]
 
 
-class AccountSummary(Schema):
+@dataclass(kw_only=True)
+class AccountSummary:
     username: str
     status: AccountStatus
     customers: list[LinkedCustomer]
@@ -136,21 +152,22 @@ class AccountSummary(Schema):
         )
 
 
+@dataclass(kw_only=True)
 class AccountOut(AccountSummary):
     created_at: str
     password_changed_at: str
-    password_change_required: bool = Field(
-        description="The password is temporary: it must be changed at the next login."
-    )
+    password_change_required: Annotated[
+        bool, Describe("The password is temporary: it must be changed at the next login.")
+    ]
     password_expires_at: str | None
-    locked_until: str | None = Field(
-        None, description="Logins are throttled until then (failed attempts)."
-    )
+    locked_until: Annotated[
+        str | None, Describe("Logins are throttled until then (failed attempts).")
+    ] = None
 
     @classmethod
     def of(cls, account: AccountModel, locked_until=None) -> AccountOut:
         return cls(
-            **AccountSummary.of(account).model_dump(),
+            **vars(AccountSummary.of(account)),
             created_at=clock.iso(account.created_at),
             password_changed_at=clock.iso(account.password_changed_at),
             password_change_required=bool(account.password_temporary),
@@ -161,13 +178,15 @@ class AccountOut(AccountSummary):
         )
 
 
-class EventActor(Schema):
+@dataclass(kw_only=True)
+class EventActor:
     type: Literal["operator", "customer", "system"]
     id: str | None
     email: str | None
 
 
-class AuditEventOut(Schema):
+@dataclass(kw_only=True)
+class AuditEventOut:
     at: str
     action: str
     actor: EventActor
@@ -175,35 +194,45 @@ class AuditEventOut(Schema):
     details: dict
 
 
+@dataclass(kw_only=True)
 class AccountDetail(AccountOut):
     recent_events: list[AuditEventOut]
 
 
-class AccountPage(Schema):
+@dataclass(kw_only=True)
+class AccountPage:
     items: list[AccountSummary]
     next_cursor: str | None
 
 
-class EventPage(Schema):
+@dataclass(kw_only=True)
+class EventPage:
     items: list[AuditEventOut]
     next_cursor: str | None
 
 
-Limit = Annotated[int, Field(ge=1, le=100)]
+# Query parameters of the listings.
+Limit = Annotated[int, Ge(1), Le(100)]
+Cursor = Annotated[str | None, MaxLen(2048)]
+Search = Annotated[str | None, MaxLen(100)]
 
 
 # ---- email --------------------------------------------------------------------------------
 
 
-class Queued(Schema):
+@dataclass(kw_only=True)
+class Queued:
     status: Literal["queued"] = "queued"
 
 
-class PasswordReset(Strict):
+@dataclass(kw_only=True)
+class PasswordReset:
+    __pydantic_config__ = STRICT
     mode: Literal["temporary_password", "reset_link"] = "temporary_password"
 
 
-class EmailLogEntry(Schema):
+@dataclass(kw_only=True)
+class EmailLogEntry:
     template_id: str
     to: str
     status: Literal["queued", "sent", "failed"]
@@ -212,7 +241,8 @@ class EmailLogEntry(Schema):
     error: str | None
 
 
-class EmailLogPage(Schema):
+@dataclass(kw_only=True)
+class EmailLogPage:
     items: list[EmailLogEntry]
     next_cursor: str | None
 
@@ -222,29 +252,35 @@ TemplateId = Literal[
 ]
 
 
-class TemplateListing(Schema):
+@dataclass(kw_only=True)
+class TemplateListing:
     template_id: TemplateId
     locale: Locale
     customised: bool
 
 
-Subject = Annotated[str, Field(min_length=1, max_length=300)]
-Body = Annotated[str, Field(min_length=1, max_length=5000)]
+Subject = Annotated[str, MinLen(1), MaxLen(300)]
+Body = Annotated[str, MinLen(1), MaxLen(5000)]
 
 
-class TemplateIn(Strict):
+@dataclass(kw_only=True)
+class TemplateIn:
+    __pydantic_config__ = STRICT
     subject: Subject
     text: Body
     html: Body
 
 
-class TemplateDraft(Strict):
+@dataclass(kw_only=True)
+class TemplateDraft:
+    __pydantic_config__ = STRICT
     subject: Subject | None = None
     text: Body | None = None
     html: Body | None = None
 
 
-class TemplateOut(Schema):
+@dataclass(kw_only=True)
+class TemplateOut:
     template_id: TemplateId
     locale: Locale
     subject: str
@@ -266,7 +302,8 @@ class TemplateOut(Schema):
         )
 
 
-class RenderedOut(Schema):
+@dataclass(kw_only=True)
+class RenderedOut:
     subject: str
     text: str
     html: str
@@ -275,23 +312,29 @@ class RenderedOut(Schema):
 # ---- storefront ---------------------------------------------------------------------------
 
 
-class LoginIn(Strict):
-    username: Annotated[str, Field(max_length=320)]
+@dataclass(kw_only=True)
+class LoginIn:
+    __pydantic_config__ = STRICT
+    username: Annotated[str, MaxLen(320)]
     password: PasswordText
 
 
-class LoginOut(Schema):
-    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+@dataclass(kw_only=True)
+class LoginOut:
+    token: Annotated[str, Describe("Send as `Authorization: Bearer <token>`.")]
     expires_at: str
     password_change_required: bool
     customers: list[LinkedCustomer]
 
 
-class ForgotIn(Strict):
+@dataclass(kw_only=True)
+class ForgotIn:
+    __pydantic_config__ = STRICT
     email: EmailText
 
 
-class Accepted(Schema):
+@dataclass(kw_only=True)
+class Accepted:
     status: Literal["accepted"] = "accepted"
     detail: str = (
         "If an account uses this address, an email with a link to choose a new password "
@@ -299,26 +342,33 @@ class Accepted(Schema):
     )
 
 
-class LinkIn(Strict):
-    token: Annotated[str, Field(min_length=1, max_length=512)]
+@dataclass(kw_only=True)
+class LinkIn:
+    __pydantic_config__ = STRICT
+    token: Annotated[str, MinLen(1), MaxLen(512)]
 
 
-class LinkValid(Schema):
+@dataclass(kw_only=True)
+class LinkValid:
     valid: Literal[True] = True
 
 
+@dataclass(kw_only=True)
 class ResetIn(LinkIn):
     password: PasswordText
     password_confirmation: PasswordText
 
 
-class MeOut(Schema):
+@dataclass(kw_only=True)
+class MeOut:
     username: str
     customers: list[LinkedCustomer]
     password_change_required: bool
 
 
-class ChangePasswordIn(Strict):
+@dataclass(kw_only=True)
+class ChangePasswordIn:
+    __pydantic_config__ = STRICT
     current_password: PasswordText
     new_password: PasswordText
     new_password_confirmation: PasswordText

@@ -7,21 +7,22 @@ it can carry is a new password, and the queue is encrypted; it is never logged.
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-
-from pydantic import BaseModel
 
 from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import CustomerModel, EmailLogModel
 from portal_accounts.pagination import Page, decode_cursor, encode_cursor
+from portal_accounts.validation import parse
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
-class EmailRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class EmailRequest:
     """The queue message."""
 
     username: str
@@ -31,6 +32,14 @@ class EmailRequest(BaseModel):
     to: str
     variables: dict[str, str]
     idempotency_key: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_payload(cls, payload: object) -> EmailRequest:
+        """The request from a decoded message; validation.Invalid if it is not one."""
+        return parse(cls, payload, where="message")
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +104,7 @@ def dispatch(outgoing: Outgoing) -> None:
     try:
         _sqs().send_message(
             QueueUrl=get_settings().email_queue_url,
-            MessageBody=outgoing.request.model_dump_json(),
+            MessageBody=outgoing.request.to_json(),
         )
     except Exception:
         outgoing.entry.update(

@@ -13,11 +13,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from functools import lru_cache
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,7 +25,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from portal_accounts import clock
 from portal_accounts.config import get_settings
@@ -48,8 +45,6 @@ PERMANENT_ERRORS = {
     "NotFoundException",
 }
 
-# Always a partial response, even when every record failed: SQS retries just those.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="idempotency_key",
     # A request is never sent twice within this window: longer than SQS keeps messages.
@@ -107,7 +102,7 @@ def _send(request: EmailRequest, rendered: Rendered) -> str:
 
 def deliver(request: dict, templates: TemplateCache) -> dict:
     """Render and send one request; the log entry says how it went."""
-    email = EmailRequest.model_validate(request)
+    email = EmailRequest.from_payload(request)
     rendered = render_template(templates.get(email.template_id, email.locale), email.variables)
     try:
         message_id = _send(email, rendered)
@@ -130,23 +125,23 @@ def _record_handler(templates: TemplateCache):
         config=idempotency_config,
     )(deliver)
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: dict) -> None:
         try:
-            payload = json.loads(record.body)
+            payload = json.loads(record["body"])
             if isinstance(payload, dict) and payload.get("kind") == "forgot_password":
                 _forgot(payload)
                 return
-            request = EmailRequest.model_validate(payload)
-        except (ValueError, ValidationError):
+            request = EmailRequest.from_payload(payload)
+        except ValueError:  # not JSON, or not a request (validation.Invalid)
             # Unreadable: no retry can fix it, and it must not block the batch.
-            logger.error("unreadable message dropped", extra={"message_id": record.message_id})
+            logger.error("unreadable message dropped", extra={"message_id": record["messageId"]})
             return
         try:
-            once(request=request.model_dump(), templates=templates)
+            once(request=asdict(request), templates=templates)
         except IdempotencyAlreadyInProgressError:
             raise  # another delivery of the same request is sending it right now
         except Exception as error:
-            receives = int(record.attributes.approximate_receive_count or 1)
+            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
             last_try = receives >= get_settings().email_max_receive_count
             reason = f"{type(error).__name__} on attempt {receives}"
             logger.warning(
@@ -165,15 +160,28 @@ def _forgot(payload: dict) -> None:
     """A forgot-password request from the storefront: the link email, if one is due."""
     from portal_accounts.recovery import ForgotRequest, process_forgot
 
-    request = ForgotRequest.model_validate(payload)
+    request = ForgotRequest.from_payload(payload)
     outgoing = process_forgot(request.username)
     if outgoing is not None:
         outbox.dispatch(outgoing)
 
 
-def handle_batch(event: dict, context) -> PartialItemFailureResponse:
+def handle_batch(event: dict, context) -> dict:
+    """Every record of the batch, each on its own; the failed ones are reported back.
+
+    Always a partial batch response (ReportBatchItemFailures), even when every record
+    failed: SQS retries just those, and one bad record never blocks the others.
+    """
     idempotency_config.register_lambda_context(context)
     handle = _record_handler(TemplateCache())
-    with processor(records=event["Records"], handler=handle):
-        processor.process()
-    return processor.response()
+    failures = []
+    for record in event.get("Records") or []:
+        try:
+            handle(record)
+        except Exception as error:  # this record only: SQS retries it
+            logger.warning(
+                "record left for retry",
+                extra={"message_id": record.get("messageId"), "error": type(error).__name__},
+            )
+            failures.append({"itemIdentifier": record.get("messageId", "")})
+    return {"batchItemFailures": failures}
