@@ -1,5 +1,6 @@
 """SQS → SES: the email sender (partial batch failures, at most once per request)."""
 
+from portal_accounts import init_done
 from portal_accounts.email.sender import handle_batch
 from portal_accounts.observability import logger
 
@@ -7,3 +8,6 @@ from portal_accounts.observability import logger
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: object) -> dict:
     return handle_batch(event, context)
+
+
+init_done()  # the last step of init (see portal_accounts/__init__)

@@ -4,6 +4,7 @@ Reusable by any storefront API (bookings, purchases): it passes the account and 
 linked customers to the handler. No result caching, so revocation is immediate.
 """
 
+from portal_accounts import init_done
 from portal_accounts.errors import AuthenticationFailed
 from portal_accounts.observability import logger
 from portal_accounts.sessions import authenticate
@@ -31,3 +32,6 @@ def handler(event: dict, context: object) -> dict:
     ):
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": principal.context()}
+
+
+init_done()  # the last step of init (see portal_accounts/__init__)

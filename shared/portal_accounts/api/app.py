@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from portal_accounts import init_done
 from portal_accounts.api.problems import NO_STORE, from_domain_error
 from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
@@ -217,6 +218,7 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
         return _answer(result)
 
     handler.routes = [call.route for call in calls]  # type: ignore[attr-defined]
+    init_done()  # the last step of the function's module (see portal_accounts/__init__)
     return handler
 
 
