@@ -9,8 +9,9 @@ times the import alone (wall time with time.perf_counter(), and its CPU time as 
 cross-check that other work on the machine hardly disturbs); a bare `import boto3` in
 the same environment is the yardstick. Every target runs once to warm the bytecode cache
 and the page cache, then `--runs` times in a shuffled round-robin (so drift hits every
-target alike); the medians are compared. Two floors time only the libraries a handler
-on this stack cannot avoid, to show what our own code adds.
+target alike); the medians are compared. The floors time only the libraries a function
+on this stack cannot avoid, to show what our own code adds (and one row what the
+validating resolver we no longer use would).
 
 For the worst handlers and the lightest, `python -X importtime` shows where the time
 goes: the modules with the most self time, the imports our code makes that cost the
@@ -54,15 +55,22 @@ TIMER = (
     "{code}\n"
     "print(time.perf_counter() - wall, time.process_time() - cpu)\n"
 )
-# What any handler on the same stack must load, whatever our code does: the floor.
+# What any function on this stack must load, whatever our code does: the floor, timed with
+# collection on (as boto3) and paused (as our functions' init on Lambda, see
+# portal_accounts/__init__). And, for comparison, the libraries of the resolver our API
+# functions used before portal_accounts.api.app (Powertools' validating one, pydantic).
 FLOORS = {
-    "floor: an API handler's libraries": (
+    "floor: every function's libraries": (
+        "import pynamodb.models\nfrom aws_lambda_powertools import Logger\nLogger()"
+    ),
+    "floor, collection paused": (
+        "import gc\ngc.disable()\n"
+        "import pynamodb.models\nfrom aws_lambda_powertools import Logger\nLogger()"
+    ),
+    "was: + Powertools' validating resolver": (
         "import pynamodb.models\n"
         "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\n"
         "APIGatewayHttpResolver(enable_validation=True)"
-    ),
-    "floor: the authorizer's libraries": (
-        "import pynamodb.models\nfrom aws_lambda_powertools import Logger\nLogger()"
     ),
 }
 
@@ -218,7 +226,7 @@ def explain(module: str, env: dict[str, str]) -> None:
     print("      self time by package, and which of our modules import it at module level:")
     for package, us in packages.most_common(TOP_PACKAGES):
         if package in OUR_PACKAGES:
-            how = "our own modules (class bodies, pydantic models, routes built at import)"
+            how = "our own modules (class bodies, schema dataclasses, routes read at import)"
         else:
             importers = [name for name in ours if package in module_level_imports(name)]
             how = ", ".join(_short((name,)) for name in importers) or (

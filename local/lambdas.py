@@ -1,7 +1,7 @@
 """Run the template's functions in this process, the way Lambda runs them.
 
 Lambda gives every concurrent invocation its own execution environment, and handlers rely
-on it: Powertools' resolver keeps the current event on the router, a module-level object.
+on it: the router (portal_accounts.api.app) keeps the current event, a module-level object.
 So each function here keeps a pool of module instances, and a call borrows one that no
 other call is using (importing a fresh copy when all are busy), just as Lambda scales out.
 Modules are imported lazily, on the first call.
