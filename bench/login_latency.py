@@ -48,7 +48,7 @@ AWS_ROUND_TRIP_MS = 5.0  # a DynamoDB request in-region, for the estimate only
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("login_latency")
     group.add_argument(
-        "--logins", type=int, default=20, help="logins (and verifies) to time (default: 20)"
+        "--logins", type=int, default=60, help="logins (and verifies) to time (default: 60)"
     )
 
 
