@@ -50,7 +50,7 @@ class ForgotRequest:
 
     @classmethod
     def from_payload(cls, payload: object) -> ForgotRequest:
-        return parse(cls, payload, where="message")
+        return parse(cls, payload, where="message", unknown="ignore")
 
 
 @lru_cache(maxsize=1)

@@ -121,9 +121,20 @@ def _exact(kind: type) -> Check:
         # bool is an int in Python, not in JSON: compare the exact type.
         if type(value) is not kind:
             raise _Bad(f"must be {_TYPE_NAMES[kind]}")
+        if kind is str:
+            _unicode(value)
         return value
 
     return check
+
+
+def _unicode(value: str) -> None:
+    """JSON's \\ud800 escapes decode to lone surrogates: text no encoder (argon2's, a hash's,
+    DynamoDB's) can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Bad("must be valid Unicode text (no lone surrogates)") from None
 
 
 def _from_text(kind: type) -> Check:
@@ -207,11 +218,12 @@ def _fields(cls: type) -> tuple[_Field, ...]:
     )
 
 
-def parse(cls: type[T], payload: Any, *, where: str = "body") -> T:
+def parse(cls: type[T], payload: Any, *, where: str = "body", unknown: str = "refuse") -> T:
     """An instance of the dataclass from decoded JSON, or Invalid naming every bad field.
 
-    Fields that are not declared are refused. `sent(instance)` tells which fields the
-    payload had (a PATCH changes only those).
+    Fields that are not declared are refused (requests), or ignored with
+    `unknown="ignore"` (queue messages: a newer sender may add fields during a deploy).
+    `sent(instance)` tells which fields the payload had (a PATCH changes only those).
     """
     if type(payload) is not dict:
         raise Invalid([{"field": where, "reason": "must be a JSON object"}])
@@ -228,11 +240,12 @@ def parse(cls: type[T], payload: Any, *, where: str = "body") -> T:
         except _Bad as bad:
             errors.append({"field": field.name, "reason": str(bad)})
     known = {field.name for field in fields}
-    errors += [
-        {"field": str(name), "reason": "is not an accepted field"}
-        for name in payload
-        if name not in known
-    ]
+    if unknown == "refuse":
+        errors += [
+            {"field": str(name), "reason": "is not an accepted field"}
+            for name in payload
+            if name not in known
+        ]
     if errors:
         raise Invalid(errors)
     instance = cls(**values)

@@ -85,6 +85,18 @@ def test_a_message_delivered_twice_in_two_batches_is_sent_once(operator, postman
     assert log_entry(operator)["status"] == "sent"
 
 
+def test_a_message_with_a_field_this_sender_does_not_know_is_still_sent(operator, postman):
+    # During a deploy a newer API may queue a field an older sender does not know yet.
+    queue_credentials_email(operator)
+    [message] = postman.receive()
+    record = postman.record(message)
+    body = json.loads(record["body"])
+    record = dict(record, body=json.dumps({**body, "priority": "high"}))
+    assert postman.run_sender([record]) == {"batchItemFailures": []}
+    assert len(postman.sent()) == 1
+    assert log_entry(operator)["status"] == "sent"
+
+
 def test_a_message_twice_in_one_batch_is_sent_once(operator, postman):
     queue_credentials_email(operator)
     [message] = postman.receive()

@@ -379,6 +379,10 @@ FUZZ_BODIES = [
     {"password": "", "temporary": None},
     {"password": " " * 15, "password_confirmation": " " * 15},
     {"first_name": {"$ne": 1}, "last_name": [1, 2]},
+    # JSON escapes of lone surrogates: text that no encoder takes (argon2, hashes, DynamoDB).
+    {"first_name": "\ud800", "last_name": "B", "email": "a\udfff@example.com"},
+    {"password": "\ud800" * 20, "password_confirmation": "\ud800" * 20},
+    {"username": "\udbff@example.com", "locale": "en"},
 ]
 
 

@@ -8,7 +8,10 @@ import json
 import pytest
 from argon2 import PasswordHasher
 
+from functions.auth_forgot_password.app import handler as forgot_handler
 from functions.auth_login.app import handler as login_handler
+from functions.auth_reset_password.app import handler as reset_handler
+from functions.auth_verify_reset_link.app import handler as verify_link_handler
 from portal_accounts import auth, passwords, store
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SessionModel
@@ -189,6 +192,28 @@ def test_bad_login_bodies_are_4xx_not_500(shop):
     for body in ('{"username": 1}', "{", '{"username": "a@b.c"}', '{"x": 1}'):
         response = call(login_handler, "POST", "/auth/login", body=body, claims=None)
         assert response["statusCode"] in (400, 422), body
+
+
+def test_lone_surrogates_are_a_422_on_every_storefront_route_without_a_session(shop):
+    # "\ud800" is valid JSON, but no text encoder (argon2's, a token hash's) takes it.
+    seed_account(MARIO, [("Mario", "Rossi")])
+    odd = "\ud800" * 16
+    routes = [
+        (login_handler, "/auth/login", {"username": MARIO, "password": odd}),
+        (login_handler, "/auth/login", {"username": odd + "@example.com", "password": odd}),
+        (verify_link_handler, "/auth/password/reset/verify", {"token": odd}),
+        (
+            reset_handler,
+            "/auth/password/reset",
+            {"token": odd, "password": odd, "password_confirmation": odd},
+        ),
+        (forgot_handler, "/auth/password/forgot", {"email": odd + "@example.com"}),
+    ]
+    for handler, path, body in routes:
+        response = call(handler, "POST", path, body=json.dumps(body), claims=None)
+        assert response["statusCode"] == 422, (path, body, response)
+        assert response["headers"]["Content-Type"] == "application/problem+json"
+        assert response["json"]["errors"], path
 
 
 # ---- throttling --------------------------------------------------------------------------

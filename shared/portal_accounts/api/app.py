@@ -141,16 +141,18 @@ class _Call:
                 body, body_required = _dataclass_in(hints[name]), empty
             else:
                 query.append(_Query(name, hints[name], parameter.default, empty))
+        if sorted(path) != sorted(route.parameters):
+            raise TypeError(f"{route.function.__name__} must take each of {route.parameters}")
         pattern = re.compile(
             "".join(
-                "([^/]+)" if i % 2 else re.escape(part)
+                f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part)
                 for i, part in enumerate(_PARAMETER.split(route.path))
             )
         )
         return cls(route, router, pattern, tuple(path), tuple(query), body, body_required)
 
     def arguments(self, event: dict, match: re.Match) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(zip(self.path, match.groups(), strict=True))
+        kwargs: dict[str, Any] = match.groupdict()
         errors: list[dict[str, str]] = []
         given = event.get("queryStringParameters") or {}
         for query in self.query:
@@ -212,7 +214,10 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
             event = _admitted(event)
             call, match = _route_of(calls, event)
             call.router.current_event = event
-            result = call.route.function(**call.arguments(event, match))
+            try:
+                result = call.route.function(**call.arguments(event, match))
+            finally:
+                call.router.current_event = {}  # nothing of a request outlives it
         except DomainError as error:
             result = from_domain_error(error)
         return _answer(result)

@@ -31,7 +31,6 @@ STRICT: Any = {"extra": "forbid"}
 
 @dataclass(kw_only=True)
 class CustomerCreate:
-    __pydantic_config__ = STRICT
     __pydantic_config__ = {
         **STRICT,
         "json_schema_extra": {

@@ -39,7 +39,7 @@ class EmailRequest:
     @classmethod
     def from_payload(cls, payload: object) -> EmailRequest:
         """The request from a decoded message; validation.Invalid if it is not one."""
-        return parse(cls, payload, where="message")
+        return parse(cls, payload, where="message", unknown="ignore")
 
 
 @lru_cache(maxsize=1)
