@@ -121,7 +121,7 @@ def _exact(kind: type) -> Check:
         # bool is an int in Python, not in JSON: compare the exact type.
         if type(value) is not kind:
             raise _Bad(f"must be {_TYPE_NAMES[kind]}")
-        if kind is str:
+        if isinstance(value, str):
             _unicode(value)
         return value
 
