@@ -33,6 +33,7 @@ from portal_accounts.errors import (
     DomainError,
     InvalidInput,
     MalformedBody,
+    NotFound,
     UnsupportedMediaType,
 )
 from portal_accounts.observability import logger
@@ -69,10 +70,6 @@ class Route:
     @property
     def parameters(self) -> list[str]:
         return _PARAMETER.findall(self.path)
-
-    @property
-    def openapi_path(self) -> str:
-        return _PARAMETER.sub(r"{\1}", self.path)
 
 
 class Router:
@@ -123,8 +120,7 @@ class _Call:
 
     route: Route
     router: Router
-    pattern: re.Pattern
-    path: tuple[str, ...]
+    pattern: re.Pattern  # one named group per path parameter
     query: tuple[_Query, ...]
     body: type | None  # the dataclass of the body, if the function takes one
     body_required: bool
@@ -149,7 +145,7 @@ class _Call:
                 for i, part in enumerate(_PARAMETER.split(route.path))
             )
         )
-        return cls(route, router, pattern, tuple(path), tuple(query), body, body_required)
+        return cls(route, router, pattern, tuple(query), body, body_required)
 
     def arguments(self, event: dict, match: re.Match) -> dict[str, Any]:
         kwargs: dict[str, Any] = match.groupdict()
@@ -222,7 +218,6 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
             result = from_domain_error(error)
         return _answer(result)
 
-    handler.routes = [call.route for call in calls]  # type: ignore[attr-defined]
     init_done()  # the last step of the function's module (see portal_accounts/__init__)
     return handler
 
@@ -234,13 +229,7 @@ def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
         match = call.pattern.fullmatch(path)
         if match and call.route.method == method:
             return call, match
-    raise _NoRoute("There is no such route.")
-
-
-class _NoRoute(DomainError):
-    status = 404
-    type = "not_found"
-    title = "Not found"
+    raise NotFound("There is no such route.")
 
 
 def _answer(result: Any) -> dict:
