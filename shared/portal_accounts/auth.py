@@ -18,7 +18,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock
-from portal_accounts.accounts import context_names, password_actions
+from portal_accounts.accounts import context_names, get_account, password_actions
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
@@ -253,3 +253,15 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
     except TransactionCancelled:
         raise AuthenticationFailed(SESSION_ENDED) from None
     outbox.dispatch(email)
+
+
+def unlock(username: str, *, actor: Actor) -> AccountModel:
+    """POST /operator/accounts/{username}/unlock: end the account's login lockout or
+    throttle, audited. Admin scope."""
+    account = get_account(username)
+    with transaction() as tx:
+        tx.delete(ThrottleModel(login_throttle_key(account.username)))
+        tx.save(
+            audit.build_event(audit.account_subject(account.username), actor, "account.unlocked")
+        )
+    return account
