@@ -17,7 +17,7 @@ RECENT_EVENTS = 10
 def account_detail(username: str) -> AccountDetail:
     found = accounts.detail(path_value(username), recent=RECENT_EVENTS)
     return AccountDetail(
-        **vars(AccountOut.of(found.account, found.locked_until)),
+        **vars(AccountOut.of(found.account, found.locked_until, found.locked_out)),
         recent_events=[AuditEventOut(**event) for event in found.recent_events],
     )
 

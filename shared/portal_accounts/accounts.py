@@ -8,7 +8,7 @@ from typing import cast
 
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, search
+from portal_accounts import audit, clock, search, throttle
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.customers import customer_summary_entry, get_customer, is_customer_id
@@ -319,18 +319,14 @@ def enable(username: str, *, actor: Actor) -> AccountModel:
 class AccountDetail:
     account: AccountModel
     locked_until: datetime | None
+    locked_out: bool
     recent_events: list[dict]
 
 
 def detail(username: str, *, recent: int = 10) -> AccountDetail:
-    """F2: the account, whether logins are throttled right now, and its latest events."""
+    """F2: the account, whether logins are throttled or locked out right now, and its
+    latest events."""
     account = get_account(username)
-    try:
-        throttle = ThrottleModel.get(login_throttle_key(account.username))
-        locked_until = throttle.locked_until
-    except ThrottleModel.DoesNotExist:
-        locked_until = None
-    if locked_until is not None and locked_until <= clock.now():
-        locked_until = None
+    locked_until, locked_out = throttle.state(login_throttle_key(account.username), clock.now())
     events = audit.list_events(audit.account_subject(account.username), limit=recent, cursor=None)
-    return AccountDetail(account, locked_until, events.items)
+    return AccountDetail(account, locked_until, locked_out, events.items)

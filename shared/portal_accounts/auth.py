@@ -1,36 +1,43 @@
 """The storefront's logins (F12), logouts and password changes (F13).
 
 Login costs three round trips: one BatchGetItem (account + throttle), one conditional
-update that reserves the attempt in the throttle, and one transaction (session, last
-login, throttle cleared, audit) or one audit write on failure. Every failure — unknown
-user, wrong password, disabled or unlinked account, expired temporary password — gets
-the same answer after the same argon2 verify.
+update that reserves the attempt in the throttle (throttle.py), and one transaction:
+session, last login, throttle cleared and audit on success; the attempt resolved as a
+failure and its audit event on failure. Every failure — unknown user, wrong password,
+disabled or unlinked account, expired temporary password — gets the same answer after
+the same argon2 verify and the same writes.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
-from pynamodb.exceptions import UpdateError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock
+from portal_accounts import audit, clock, throttle
 from portal_accounts.accounts import context_names, get_account, password_actions
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
 from portal_accounts.errors import (
     AuthenticationFailed,
+    DomainError,
     Forbidden,
     PasswordMismatch,
+    PasswordReused,
+    TemporarilyUnavailable,
     Throttled,
 )
 from portal_accounts.identity import lookup_key
 from portal_accounts.models import (
     AccountModel,
+    AuditEventModel,
     SessionModel,
     ThrottleModel,
     linked_customers,
@@ -47,7 +54,7 @@ from portal_accounts.sessions import (
 from portal_accounts.store import TransactionCancelled, batch_get, transaction
 
 GENERIC_FAILURE = "The username or the password is not correct."
-_THROTTLE_MEMORY = timedelta(days=1)
+_AWS_FAULTS = (PynamoDBException, BotoCoreError, ClientError)
 
 
 def login_key(raw_username: str) -> str:
@@ -55,43 +62,33 @@ def login_key(raw_username: str) -> str:
     return lookup_key(raw_username)[:320]
 
 
-def _retry_after(until: datetime, now: datetime) -> int:
-    return max(1, math.ceil((until - now).total_seconds()))
-
-
-def _throttled(seconds: int) -> Throttled:
-    return Throttled(
-        f"Too many failed logins: try again in {seconds} seconds, or reset the password.",
-        retry_after=seconds,
-    )
-
-
-def _reserve_attempt(key: str, throttle: ThrottleModel | None, now: datetime) -> None:
-    """Count the attempt before checking the password, so racing requests cannot all
-    slip under the limit: up to LOGIN_MAX_FAILURES freely, then one per rising delay."""
-    settings = get_settings()
-    failures = int(throttle.failures) if throttle else 0
-    if throttle and throttle.locked_until and throttle.locked_until > now:
-        raise _throttled(_retry_after(throttle.locked_until, now))
-    actions: list[Action] = [
-        ThrottleModel.failures.add(1),
-        ThrottleModel.expires_at.set(now + _THROTTLE_MEMORY),
-    ]
-    if failures < settings.login_max_failures:
-        condition = ThrottleModel.failures.does_not_exist() | (
-            ThrottleModel.failures < settings.login_max_failures
-        )
-    else:
-        over = failures - settings.login_max_failures
-        delay = min(settings.login_lock_base_seconds * 2**over, settings.login_lock_max_seconds)
-        actions.append(ThrottleModel.locked_until.set(now + timedelta(seconds=delay)))
-        condition = (ThrottleModel.failures == failures) & (
-            ThrottleModel.locked_until.does_not_exist() | (ThrottleModel.locked_until <= now)
-        )
+@contextmanager
+def _released_on_fault(attempt: throttle.Reservation) -> Iterator[None]:
+    """A fault of ours or of AWS after the attempt was counted: it was not the customer's
+    failed attempt, so it is released, and the answer is a 503 to retry."""
     try:
-        ThrottleModel(key).update(actions=actions, condition=condition)
-    except UpdateError:
-        raise _throttled(1) from None  # another attempt took this slot
+        yield
+    except TemporarilyUnavailable:
+        attempt.release()
+        raise
+    except DomainError:
+        raise  # the attempt was resolved (refused, throttled, ...) where it was raised
+    except _AWS_FAULTS as fault:
+        attempt.release()
+        raise TemporarilyUnavailable("The service is busy: try again in a moment.") from fault
+    except BaseException:
+        attempt.release()
+        raise
+
+
+def _resolve_failed(attempt: throttle.Reservation, event: AuditEventModel) -> None:
+    """The attempt stays counted as a failure; its audit event, in the same write."""
+    try:
+        with transaction() as tx:
+            attempt.failed(tx)
+            tx.save(event)
+    except TransactionCancelled:  # a right password in parallel cleared the record
+        event.save()
 
 
 @dataclass
@@ -119,13 +116,14 @@ def _refusal(account: AccountModel | None, verified: bool, now: datetime) -> str
     return None
 
 
-def _record(username: str, action: str, **details: str) -> None:
-    audit.record(
-        audit.account_subject(username),
-        Actor.customer(username),
-        action,
-        details=details,
+def _event(username: str, action: str, **details: str) -> AuditEventModel:
+    return audit.build_event(
+        audit.account_subject(username), Actor.customer(username), action, details=details
     )
+
+
+def _record(username: str, action: str, **details: str) -> None:
+    _event(username, action, **details).save()
 
 
 def login(raw_username: str, password: str) -> LoginResult:
@@ -134,33 +132,51 @@ def login(raw_username: str, password: str) -> LoginResult:
         verify_password(None, password)
         raise AuthenticationFailed(GENERIC_FAILURE)
     now = clock.now()
-    found = batch_get((AccountModel, key), (ThrottleModel, login_throttle_key(key)))
+    throttle_key = login_throttle_key(key)
+    found = batch_get((AccountModel, key), (ThrottleModel, throttle_key))
     account = cast(AccountModel | None, found[AccountModel])
-    throttle = cast(ThrottleModel | None, found[ThrottleModel])
     try:
-        _reserve_attempt(login_throttle_key(key), throttle, now)
+        attempt = throttle.reserve(
+            throttle_key, cast(ThrottleModel | None, found[ThrottleModel]), now
+        )
     except Throttled:
-        if account is not None:
-            _record(key, "login.throttled")
+        _record(key, "login.throttled")  # unknown usernames too: the same work for all
         raise
-    verified = verify_password(account.password_hash if account else None, password)
-    refusal = _refusal(account, verified, now)
-    if refusal is not None:
-        if account is not None:
-            _record(key, "login.failed", reason=refusal)
-        raise AuthenticationFailed(GENERIC_FAILURE)
-    assert account is not None  # _refusal refuses a missing account
+    with _released_on_fault(attempt):
+        verified = verify_password(account.password_hash if account else None, password)
+        refusal = _refusal(account, verified, now)
+        if refusal is not None:
+            _resolve_failed(attempt, _event(key, "login.failed", reason=refusal))
+            raise AuthenticationFailed(GENERIC_FAILURE)
+        assert account is not None  # _refusal refuses a missing account
+        return _open_session(account, password, attempt, now)
+
+
+def _open_session(
+    account: AccountModel, password: str, attempt: throttle.Reservation, now: datetime
+) -> LoginResult:
     token, session = new_session(account, now)
     account_actions: list[Action] = [AccountModel.last_login_at.set(now)]
     if needs_rehash(account.password_hash):
         account_actions.append(AccountModel.password_hash.set(hash_password(password)))
-    with transaction() as tx:
-        tx.save(session)
-        tx.update(account, actions=account_actions)
-        tx.delete(ThrottleModel(login_throttle_key(key)))
-        tx.save(
-            audit.build_event(audit.account_subject(key), Actor.customer(key), "login.succeeded")
-        )
+    try:
+        with transaction() as tx:
+            tx.save(session)
+            # Only on the credentials that were checked: a login with the old password
+            # racing a reset (or a disable) must not write the old hash back, nor open
+            # a session on the new version.
+            tx.update(
+                account,
+                actions=account_actions,
+                condition=AccountModel.credential_version == int(account.credential_version),
+            )
+            attempt.succeeded(tx)
+            tx.save(_event(account.username, "login.succeeded"))
+    except TransactionCancelled:
+        # The password, status or links changed meanwhile: what was checked is gone. Not
+        # the customer's failed attempt either.
+        attempt.release()
+        raise AuthenticationFailed(GENERIC_FAILURE) from None
     account.last_login_at = now
     return LoginResult(token, session, account)
 
@@ -195,34 +211,59 @@ def password_changed_email(account: AccountModel, when: datetime) -> outbox.Outg
 
 
 def change_password(principal: Principal, *, current: str, new: str, confirmation: str) -> None:
-    """F13: needs the current password; every other session of the account ends."""
-    try:
-        account = AccountModel.get(principal.username, consistent_read=True)
-    except AccountModel.DoesNotExist:
-        raise AuthenticationFailed(SESSION_ENDED) from None
-    if not verify_password(account.password_hash, current):
-        audit.record(
-            audit.account_subject(account.username),
-            Actor.customer(account.username),
-            "password.change_refused",
-            details={"reason": "wrong_current_password"},
-        )
-        raise Forbidden(
-            "The current password is not correct.",
-            errors=[{"field": "current_password", "reason": "incorrect"}],
-        )
+    """F13: needs the current password; every other session of the account ends.
+
+    The current password is a password guess like a login's (a stolen session must not
+    become an oracle): it goes through the same per-username throttle."""
     if new != confirmation:
         raise PasswordMismatch(
             "The two new passwords do not match.",
             errors=[{"field": "new_password_confirmation", "reason": "mismatch"}],
         )
+    now = clock.now()
+    throttle_key = login_throttle_key(principal.username)
+    found = batch_get((AccountModel, principal.username), (ThrottleModel, throttle_key))
+    account = cast(AccountModel | None, found[AccountModel])
+    if account is None:
+        raise AuthenticationFailed(SESSION_ENDED)
     check_policy(
         new,
         username=account.username,
         names=context_names(linked_customers(account)),
         field="new_password",
     )
-    now = clock.now()
+    try:
+        attempt = throttle.reserve(
+            throttle_key, cast(ThrottleModel | None, found[ThrottleModel]), now
+        )
+    except Throttled:
+        _record(account.username, "password.change_throttled")
+        raise
+    with _released_on_fault(attempt):
+        if not verify_password(account.password_hash, current):
+            _resolve_failed(
+                attempt,
+                _event(
+                    account.username, "password.change_refused", reason="wrong_current_password"
+                ),
+            )
+            raise Forbidden(
+                "The current password is not correct.",
+                errors=[{"field": "current_password", "reason": "incorrect"}],
+            )
+        if new == current:
+            attempt.release()  # the right password: not a failed attempt
+            raise PasswordReused(errors=[{"field": "new_password", "reason": "reused"}])
+        _commit_change(principal, account, new, attempt, now)
+
+
+def _commit_change(
+    principal: Principal,
+    account: AccountModel,
+    new: str,
+    attempt: throttle.Reservation,
+    now: datetime,
+) -> None:
     version = int(account.credential_version)
     email = password_changed_email(account, now)
     try:
@@ -238,12 +279,9 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
                 actions=[SessionModel.credential_version.set(version + 1)],
                 condition=SessionModel.session_hash.exists(),
             )
+            attempt.succeeded(tx)
             customer = Actor.customer(account.username)
-            tx.save(
-                audit.build_event(
-                    audit.account_subject(account.username), customer, "password.changed"
-                )
-            )
+            tx.save(_event(account.username, "password.changed"))
             tx.save(
                 audit.sessions_revoked(
                     account.username, customer, cause="password.changed", scope="others"
@@ -251,6 +289,9 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
             )
             tx.save(email.entry)
     except TransactionCancelled:
+        # An operator changed the password or disabled the account meanwhile (its
+        # sessions, this one included, ended), or this session was logged out.
+        attempt.release()
         raise AuthenticationFailed(SESSION_ENDED) from None
     outbox.dispatch(email)
 

@@ -40,6 +40,7 @@ class Settings:
     password_min_length: int = _int(15, low=8, high=128)
     business_name: str = ""
     login_max_failures: int = _int(5, low=1)
+    login_lockout_failures: int = _int(100, low=1)
     forgot_password_min_interval_seconds: int = _int(60, low=0)
     storefront_base_url: str = "http://127.0.0.1:3000"
     default_locale: str = "it"
@@ -50,6 +51,13 @@ class Settings:
     login_lock_base_seconds: int = _int(1, low=1)
     login_lock_max_seconds: int = _int(900, low=1)
     audit_retention_days: int = _int(400, low=1)
+
+    def __post_init__(self) -> None:
+        if self.login_lockout_failures < self.login_max_failures:
+            raise ValueError(
+                "LOGIN_LOCKOUT_FAILURES must be at least LOGIN_MAX_FAILURES, not "
+                f"{self.login_lockout_failures} < {self.login_max_failures}"
+            )
 
 
 def _converted(spec, raw: str) -> object:

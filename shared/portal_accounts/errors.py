@@ -62,6 +62,21 @@ class PasswordMismatch(InvalidInput):
     title = "Passwords do not match"
 
 
+class PasswordReused(InvalidInput):
+    """A customer's new password equal to the current one: it would make a temporary
+    (emailed or operator-known) password permanent."""
+
+    type = "password_reused"
+    title = "Password already in use"
+
+    def __init__(
+        self,
+        detail: str = "The new password must be different from the current one.",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(detail, **kwargs)  # type: ignore[arg-type]
+
+
 class InvalidLink(DomainError):
     status = 410
     type = "invalid_or_expired_link"

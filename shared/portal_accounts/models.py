@@ -164,14 +164,16 @@ class SessionModel(Model):
 
 
 class ThrottleModel(Model):
-    """Failed logins per username (also usernames with no account); see auth.py."""
+    """Password guesses per username (also usernames with no account); see throttle.py."""
 
     class Meta(_Meta):
         table_name = get_settings().throttle_table
 
     key = UnicodeAttribute(hash_key=True)  # login_throttle_key(username)
-    failures = NumberAttribute(default=0)
+    failures = NumberAttribute(default=0)  # consecutive, attempts in flight included
+    pending = NumberAttribute(null=True)  # attempts in flight
     locked_until = UTCDateTimeAttribute(null=True)
+    locked_out = BooleanAttribute(null=True)  # LOGIN_LOCKOUT_FAILURES reached
     expires_at = TTLAttribute()
 
 

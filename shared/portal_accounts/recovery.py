@@ -21,7 +21,7 @@ from portal_accounts.audit import Actor
 from portal_accounts.auth import password_changed_email
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
-from portal_accounts.errors import InvalidInput, InvalidLink, PasswordMismatch
+from portal_accounts.errors import InvalidInput, InvalidLink, PasswordMismatch, PasswordReused
 from portal_accounts.identity import normalise_email
 from portal_accounts.models import (
     AccountModel,
@@ -30,7 +30,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
-from portal_accounts.passwords import check_policy
+from portal_accounts.passwords import check_policy, verify_password
 from portal_accounts.store import TransactionCancelled, transaction
 from portal_accounts.validation import parse
 
@@ -136,6 +136,9 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
     check_policy(
         password, username=account.username, names=context_names(linked_customers(account))
     )
+    if verify_password(account.password_hash, password):
+        # An emailed or operator-known password must not become permanent this way.
+        raise PasswordReused(errors=[{"field": "password", "reason": "reused"}])
     email = password_changed_email(account, clock.now())
     try:
         with transaction() as tx:

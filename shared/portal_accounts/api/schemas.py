@@ -162,9 +162,16 @@ class AccountOut(AccountSummary):
     locked_until: Annotated[
         str | None, Describe("Logins are throttled until then (failed attempts).")
     ] = None
+    locked_out: Annotated[
+        bool,
+        Describe(
+            "LOGIN_LOCKOUT_FAILURES failed attempts in a row: no login until the customer "
+            "resets the password by email or an operator unlocks the account."
+        ),
+    ] = False
 
     @classmethod
-    def of(cls, account: AccountModel, locked_until=None) -> AccountOut:
+    def of(cls, account: AccountModel, locked_until=None, locked_out=False) -> AccountOut:
         return cls(
             **vars(AccountSummary.of(account)),
             created_at=clock.iso(account.created_at),
@@ -174,6 +181,7 @@ class AccountOut(AccountSummary):
             if account.password_temporary
             else None,
             locked_until=clock.iso(locked_until),
+            locked_out=locked_out,
         )
 
 

@@ -1,0 +1,328 @@
+"""The per-username guess throttle (issue 9, findings 2-7): logins and PUT /me/password
+share it; it starts exactly at LOGIN_MAX_FAILURES, never charges a customer for a right
+password in parallel or for a fault of ours, and locks for good after
+LOGIN_LOCKOUT_FAILURES failures in a row until a reset by email or an operator's unlock.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from functions.operator_get_account.app import handler as get_account_handler
+from portal_accounts import auth, throttle
+from portal_accounts.config import get_settings
+from portal_accounts.models import ThrottleModel, login_throttle_key
+from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc, seed_account
+from tests.unit.storefront_helpers import link_in
+
+MARIO = "mario.rossi@example.com"
+NOBODY = "nessuno@example.com"
+WRONG = "not the right password at all"
+
+
+def max_failures() -> int:
+    return get_settings().login_max_failures
+
+
+def actions_of(desk, username=MARIO) -> list[str]:
+    return [e["action"] for e in desk.events(username, limit=100)["json"]["items"]]
+
+
+def retry_after(response) -> int:
+    assert response["statusCode"] == 429, response
+    assert response["json"]["type"] == "too_many_requests"
+    return int(response["headers"]["Retry-After"])
+
+
+@pytest.fixture
+def lockout_after(monkeypatch):
+    """LOGIN_LOCKOUT_FAILURES set for one test (the default, 100, is slow to reach)."""
+
+    def configure(failures: int) -> None:
+        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
+        get_settings.cache_clear()
+
+    yield configure
+    os.environ.pop("LOGIN_LOCKOUT_FAILURES", None)
+    get_settings.cache_clear()
+
+
+@contextmanager
+def aws_refuses(operation: str, code: str, *, times: int = 1_000_000):
+    """The emulated DynamoDB answers `code` to `operation`, `times` times."""
+    original = BaseClient._make_api_call
+    left = [times]
+
+    def failing(self, operation_name, params):
+        if operation_name == operation and left[0] > 0:
+            left[0] -= 1
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation_name)
+        return original(self, operation_name, params)
+
+    BaseClient._make_api_call = failing
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original
+
+
+# ---- finding 4: throttling starts at the limit, not one attempt late ----------------------
+
+
+def test_after_the_free_failures_even_the_right_password_waits(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures()):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    throttled = shop.login(MARIO, GOOD_PASSWORD)
+    assert retry_after(throttled) == 1
+    assert "try again in 1 second," in throttled["json"]["detail"]
+    assert "token" not in throttled["json"]
+    frozen_clock.advance(seconds=1)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_each_failure_past_the_limit_doubles_the_wait(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    waits = []
+    for _ in range(4):
+        wait = retry_after(shop.login(MARIO, WRONG))
+        waits.append(wait)
+        frozen_clock.advance(seconds=wait)
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401  # the window's one attempt
+    assert waits == [1, 2, 4, 8]
+    assert "try again in 16 seconds," in shop.login(MARIO, WRONG)["json"]["detail"]
+
+
+def test_the_throttle_is_remembered_for_a_day(shop, frozen_clock):
+    shop.login(MARIO, WRONG)
+    record = ThrottleModel.get(login_throttle_key(MARIO))
+    assert record.expires_at == frozen_clock.current + throttle.MEMORY
+    assert throttle.MEMORY.days == 1
+
+
+# ---- finding 2: PUT /me/password is no password oracle ------------------------------------
+
+
+def test_wrong_current_passwords_are_throttled_and_audited(shop, desk, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    statuses = [
+        shop.change_password(session, WRONG, OTHER_GOOD_PASSWORD)["statusCode"] for _ in range(12)
+    ]
+    assert statuses[: max_failures()] == [403] * max_failures()
+    assert set(statuses[max_failures() :]) == {429}
+    throttled = shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)
+    assert retry_after(throttled) >= 1  # the right one too, until the window opens
+    actions = actions_of(desk)
+    assert actions.count("password.change_refused") == max_failures()
+    assert "password.change_throttled" in actions
+    # The session itself still works, and the password did not change.
+    assert shop.me(session)["statusCode"] == 200
+    frozen_clock.advance(seconds=retry_after(throttled))
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_change_and_login_share_one_budget(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    for _ in range(max_failures() - 1):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    assert shop.change_password(session, WRONG, OTHER_GOOD_PASSWORD)["statusCode"] == 403
+    assert retry_after(shop.login(MARIO, GOOD_PASSWORD)) == 1
+
+
+def test_the_right_current_password_clears_the_failures(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    for _ in range(max_failures() - 1):
+        shop.login(MARIO, WRONG)
+    assert shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+    for _ in range(max_failures()):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+
+# ---- finding 3: a password cannot be "changed" to itself ----------------------------------
+
+
+def test_a_temporary_password_cannot_be_changed_to_itself(shop, desk, frozen_clock):
+    customer_id = desk.customer("Mario", "Rossi", MARIO)
+    assert desk.create_account(customer_id, password=GOOD_PASSWORD)["statusCode"] == 201
+    login = shop.login(MARIO, GOOD_PASSWORD)
+    assert login["json"]["password_change_required"] is True
+    session = login["json"]["token"]
+    refused = shop.change_password(session, GOOD_PASSWORD, GOOD_PASSWORD)
+    assert refused["statusCode"] == 422
+    assert refused["json"]["type"] == "password_reused"
+    assert refused["json"]["errors"] == [{"field": "new_password", "reason": "reused"}]
+    # Still temporary: the must-change flag was not cleared.
+    assert shop.me(session)["json"]["password_change_required"] is True
+    assert desk.get_account(MARIO)["json"]["password_change_required"] is True
+    # Not a failed guess either: the right current password clears the throttle.
+    for _ in range(max_failures()):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+
+def test_a_reset_link_cannot_set_the_current_password(shop, postman, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    assert shop.forgot(MARIO)["statusCode"] == 202
+    postman.drain()
+    [email] = postman.sent_to(MARIO)
+    _, token = link_in(email)
+    refused = shop.reset(token, GOOD_PASSWORD)
+    assert refused["statusCode"] == 422
+    assert refused["json"]["type"] == "password_reused"
+    assert refused["json"]["errors"] == [{"field": "password", "reason": "reused"}]
+    # The link is not used up by the refusal.
+    assert shop.reset(token, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+
+
+# ---- finding 6: a hard ceiling ------------------------------------------------------------
+
+
+def fail_until_locked_out(shop, frozen_clock, username, limit: int) -> dict:
+    """`limit` wrong passwords, each in its window; returns the answer after them."""
+    for _ in range(limit):
+        response = shop.login(username, WRONG)
+        if response["statusCode"] == 429:
+            frozen_clock.advance(seconds=retry_after(response))
+            response = shop.login(username, WRONG)
+        assert response["statusCode"] == 401, response
+    return shop.login(username, WRONG)
+
+
+@pytest.mark.parametrize("username", [MARIO, NOBODY])
+def test_a_lockout_holds_past_every_window(shop, frozen_clock, lockout_after, username):
+    lockout_after(max_failures() + 3)
+    seed_account(MARIO, [("Mario", "Rossi")])
+    locked = fail_until_locked_out(shop, frozen_clock, username, max_failures() + 3)
+    assert retry_after(locked) == get_settings().login_lock_max_seconds
+    assert "locked" in locked["json"]["detail"]
+    for _ in range(3):
+        frozen_clock.advance(days=2)
+        assert shop.login(username, GOOD_PASSWORD)["statusCode"] == 429
+    record = ThrottleModel.get(login_throttle_key(username))
+    assert record.expires_at == frozen_clock.current - 6 * throttle.MEMORY + throttle.LOCKOUT_MEMORY
+
+
+def test_the_lockout_default_is_nists_hundred():
+    assert get_settings().login_lockout_failures == 100
+
+
+def test_the_operator_sees_the_lockout_and_a_reset_by_email_ends_it(
+    shop, desk, postman, frozen_clock, lockout_after
+):
+    lockout_after(max_failures() + 1)
+    seed_account(MARIO, [("Mario", "Rossi")])
+    fail_until_locked_out(shop, frozen_clock, MARIO, max_failures() + 1)
+    assert desk.get_account(MARIO)["json"]["locked_out"] is True
+    # A lockout is never a denial of service: recovery by email keeps working.
+    assert shop.forgot(MARIO)["statusCode"] == 202
+    postman.drain()
+    [email] = postman.sent_to(MARIO)
+    _, token = link_in(email)
+    assert shop.reset(token, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+    assert desk.get_account(MARIO)["json"]["locked_out"] is False
+    assert shop.login(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_an_operators_unlock_ends_it_and_is_audited(shop, desk, frozen_clock, lockout_after):
+    from portal_accounts.audit import Actor
+
+    lockout_after(max_failures() + 1)
+    seed_account(MARIO, [("Mario", "Rossi")])
+    fail_until_locked_out(shop, frozen_clock, MARIO, max_failures() + 1)
+    auth.unlock(MARIO, actor=Actor(type="operator", id="op-1", email="op@example.com"))
+    assert desk.get_account(MARIO)["json"]["locked_out"] is False
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    unlocked = next(
+        e for e in desk.events(MARIO)["json"]["items"] if e["action"] == "account.unlocked"
+    )
+    assert unlocked["actor"]["id"] == "op-1"
+
+
+# ---- finding 7: faults of ours are 503s and cost the customer nothing ---------------------
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])
+def test_a_fault_after_the_attempt_was_counted_is_a_503_and_not_a_failure(
+    shop, desk, frozen_clock, code
+):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() + 2):
+        with aws_refuses("TransactWriteItems", code):
+            response = shop.login(MARIO, GOOD_PASSWORD)
+        assert response["statusCode"] == 503, response
+        assert response["json"]["type"] == "temporarily_unavailable"
+        assert int(response["headers"]["Retry-After"]) >= 1
+    # None of them counted: the right password logs in, and all the failures are free.
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    for _ in range(max_failures()):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    assert actions_of(desk).count("login.failed") == max_failures()
+
+
+def test_a_throttled_reservation_is_a_503(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    with aws_refuses("UpdateItem", "ThrottlingException"):
+        response = shop.login(MARIO, GOOD_PASSWORD)
+    assert response["statusCode"] == 503, response
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_a_fault_during_a_password_change_costs_nothing(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    for _ in range(max_failures() + 1):
+        with aws_refuses("TransactWriteItems", "ThrottlingException"):
+            response = shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)
+        assert response["statusCode"] == 503, response
+    assert shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+
+
+# ---- the rehash and the session follow the credentials that were checked ------------------
+
+
+def test_a_login_racing_a_password_change_writes_nothing_back(shop, desk, frozen_clock, monkeypatch):
+    """The operator sets a new password between the login's read and its write: the old
+    hash must not come back (rehash), no session opens, and it is not a failed attempt."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    original = auth.verify_password
+
+    def operator_meanwhile(password_hash, password):
+        result = original(password_hash, password)
+        monkeypatch.setattr(auth, "verify_password", original)
+        assert desk.set_password(MARIO, OTHER_GOOD_PASSWORD, temporary=False)["statusCode"] == 204
+        return result
+
+    monkeypatch.setattr(auth, "verify_password", operator_meanwhile)
+    monkeypatch.setattr(auth, "needs_rehash", lambda _: True)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 401
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 401  # the old one stays dead
+    assert shop.login(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_unknown_usernames_cost_the_same_writes(shop, desk, frozen_clock):
+    shop.login(NOBODY, WRONG)
+    events = desk.events(NOBODY)
+    # No account to show, but the failure was recorded like any other.
+    assert events["statusCode"] == 404
+    from portal_accounts import audit
+
+    recorded = audit.list_events(audit.account_subject(NOBODY), limit=10, cursor=None).items
+    assert [e["action"] for e in recorded] == ["login.failed"]
+    assert recorded[0]["details"] == {"reason": "unknown_username"}
+
+
+def test_the_operator_detail_shows_locked_out_false_normally(desk, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    from tests.helpers import call
+
+    detail = call(get_account_handler, "GET", f"/operator/accounts/{enc(MARIO)}")["json"]
+    assert detail["locked_out"] is False
