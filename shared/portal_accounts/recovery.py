@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import lru_cache
 
+from pynamodb.expressions.condition import size
+
 from portal_accounts import audit, clock, links
 from portal_accounts.accounts import context_names, password_actions
 from portal_accounts.audit import Actor
@@ -73,8 +75,11 @@ def request_reset(raw_email: str) -> None:
     _sqs().send_message(QueueUrl=get_settings().email_queue_url, MessageBody=message.to_json())
 
 
-def process_forgot(username: str) -> outbox.Outgoing | None:
-    """In the sender: issue the link and queue its email, when the account qualifies."""
+def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None:
+    """In the sender: issue the link and queue its email, when the account qualifies.
+
+    The link is written only on the account as read (active, linked, on the same
+    credential version); if it changed meanwhile, the request is decided again."""
     try:
         account = AccountModel.get(username, consistent_read=True)
     except AccountModel.DoesNotExist:
@@ -104,8 +109,13 @@ def process_forgot(username: str) -> outbox.Outgoing | None:
             tx.update(
                 account,
                 actions=[*actions, AccountModel.last_forgot_at.set(now)],
-                condition=AccountModel.last_forgot_at.does_not_exist()
-                | (AccountModel.last_forgot_at <= quiet_since),
+                condition=(
+                    AccountModel.last_forgot_at.does_not_exist()
+                    | (AccountModel.last_forgot_at <= quiet_since)
+                )
+                & (AccountModel.credential_version == int(account.credential_version))
+                & (AccountModel.status == "active")
+                & (size(AccountModel.customers) == len(customers)),
             )
             tx.save(
                 audit.build_event(
@@ -116,7 +126,10 @@ def process_forgot(username: str) -> outbox.Outgoing | None:
             )
             tx.save(outgoing.entry)
     except TransactionCancelled:
-        return None  # an email went out less than the interval ago
+        fresh = AccountModel.get(username, consistent_read=True)
+        if (fresh.last_forgot_at and fresh.last_forgot_at > quiet_since) or not retries:
+            return None  # an email went out less than the interval ago
+        return process_forgot(username, retries=retries - 1)  # the account changed: again
     return outgoing
 
 

@@ -289,7 +289,9 @@ def test_a_fault_during_a_password_change_costs_nothing(shop, frozen_clock):
 # ---- the rehash and the session follow the credentials that were checked ------------------
 
 
-def test_a_login_racing_a_password_change_writes_nothing_back(shop, desk, frozen_clock, monkeypatch):
+def test_a_login_racing_a_password_change_writes_nothing_back(
+    shop, desk, frozen_clock, monkeypatch
+):
     """The operator sets a new password between the login's read and its write: the old
     hash must not come back (rehash), no session opens, and it is not a failed attempt."""
     seed_account(MARIO, [("Mario", "Rossi")])
@@ -326,3 +328,44 @@ def test_the_operator_detail_shows_locked_out_false_normally(desk, frozen_clock)
 
     detail = call(get_account_handler, "GET", f"/operator/accounts/{enc(MARIO)}")["json"]
     assert detail["locked_out"] is False
+
+
+def test_a_forgot_request_racing_a_disable_sends_nothing(shop, desk, postman, monkeypatch):
+    """The account is disabled between the sender's read and its write: no link is
+    issued and no email goes to the disabled account."""
+    from portal_accounts import links
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    original = links.issue_actions
+
+    def disabled_meanwhile(account, purpose):
+        monkeypatch.setattr(links, "issue_actions", original)
+        assert desk.disable(MARIO)["statusCode"] == 200
+        return original(account, purpose)
+
+    monkeypatch.setattr(links, "issue_actions", disabled_meanwhile)
+    assert shop.forgot(MARIO)["statusCode"] == 202
+    postman.drain()
+    assert postman.sent_to(MARIO) == []
+    assert "password.reset_requested" not in actions_of(desk)
+
+
+def test_a_forgot_request_racing_a_password_change_still_sends_a_working_link(
+    shop, desk, postman, monkeypatch
+):
+    from portal_accounts import links
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    original = links.issue_actions
+
+    def changed_meanwhile(account, purpose):
+        monkeypatch.setattr(links, "issue_actions", original)
+        assert desk.set_password(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+        return original(account, purpose)
+
+    monkeypatch.setattr(links, "issue_actions", changed_meanwhile)
+    assert shop.forgot(MARIO)["statusCode"] == 202
+    postman.drain()
+    [email] = postman.sent_to(MARIO)
+    _, token = link_in(email)
+    assert shop.verify(token)["statusCode"] == 200  # issued on the new version
