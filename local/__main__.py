@@ -7,7 +7,8 @@
 3. Both APIs on one port by the real handlers (local.gateway), operator routes behind the
    local JWT authorizer (local.operator_auth), and the email queue drained into the sender
    (local.email_worker).
-Only here: GET /_local/operator-token, /_local/emails, /_local/openapi.json.
+Only here: GET /_local/operator-token (`?scope=` for fewer scopes), /_local/emails,
+/_local/openapi.json.
 """
 
 from __future__ import annotations
