@@ -4,8 +4,8 @@ Each function of template.yaml serves one route. `Router` records it with the de
 its module uses (`@router.post("/auth/login", summary=..., responses=...)`), and
 `lambda_handler(router)` is the Lambda entry point: limits, route match, the scope an
 operator route needs (`require_scope`), path, query and body checked against the route's
-annotations (`portal_accounts.validation`), the call, and
-the answer in API Gateway's payload 2.0 shape. It imports neither pydantic nor Powertools'
+annotations (`portal_accounts.validation`), the call, and the answer in API Gateway's
+payload 2.0 shape. It imports neither pydantic nor Powertools'
 resolver, which would cost every cold start more than everything else together; the
 OpenAPI document is still written from the same routes and annotations by pydantic, at
 development time (`local/openapi.py`).
