@@ -7,7 +7,8 @@
 3. Both APIs on one port by the real handlers (local.gateway), operator routes behind the
    local JWT authorizer (local.operator_auth), and the email queue drained into the sender
    (local.email_worker).
-Only here: GET /_local/operator-token, /_local/emails, /_local/openapi.json.
+Only here: GET /_local/operator-token (`?scope=` for fewer scopes), /_local/emails,
+/_local/openapi.json.
 """
 
 from __future__ import annotations
@@ -56,15 +57,28 @@ def function_environment(names: dict[str, str], base_url: str, caller: dict[str,
 
 
 def _query(request: Request) -> dict[str, str]:
-    return dict(parse_qsl(request.target.partition("?")[2]))
+    return dict(parse_qsl(request.target.partition("?")[2], keep_blank_values=True))
+
+
+def accepted_scopes() -> list[str]:
+    """Every scope name the functions accept: OPERATOR_SCOPES, then OPERATOR_ADMIN_SCOPES."""
+    from portal_accounts.config import get_settings  # after main() set the environment
+
+    settings = get_settings()
+    names = f"{settings.operator_scopes},{settings.operator_admin_scopes}".split(",")
+    return [name.strip() for name in names if name.strip()]
 
 
 def local_routes(tokens: OperatorTokens) -> dict:
     def operator_token(request: Request) -> Reply:
+        """A token with every accepted scope, or `?scope=` (space-separated, as OAuth's
+        scope parameter) for a narrower one; `?scope=` alone, a token with none."""
         query = _query(request)
+        scope = query.get("scope")
         token = tokens.issue(
             subject=query.get("sub") or "local-operator",
             email=query.get("email") or "operator@local.test",
+            scopes=accepted_scopes() if scope is None else scope.split(),
         )
         reply = Reply.json(200, {"token": token})
         reply.headers.append(NO_STORE)

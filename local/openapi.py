@@ -44,6 +44,7 @@ SCHEMES = {
 
 
 def generate() -> dict:
+    from portal_accounts.api.app import ADMIN, OPERATOR
     from portal_accounts.api.problems import PROBLEM_JSON
     from portal_accounts.email.defaults import LOCALES, TEMPLATE_IDS
 
@@ -68,11 +69,20 @@ def generate() -> dict:
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     gateway = {GATEWAY_JSON: {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR}"}}}
     lambda_authorizers = _lambda_authorizer_allow_lists()
-    for route in routes:
+    # The scope names each operator route needs, as the template's parameters default them.
+    defaults = template.parameter_defaults()
+    scope_names = {
+        OPERATOR: defaults["OperatorScopes"].split(","),
+        ADMIN: defaults["OperatorAdminScopes"].split(","),
+    }
+    for route, router in zip(routes, routers, strict=True):
         operation = document["paths"][route.path][route.method.lower()]
-        # Security per operation, from the same template the gateway reads.
+        (served,) = [r for r in router.routes if r.method == route.method]
+        # Security per operation, from the same template the gateway reads; OpenAPI 3.1
+        # lists what a bearer token must carry (here its scopes) in the requirement.
         scheme = SECURITY.get(route.authorizer or "")
-        operation["security"] = [{scheme: []}] if scheme else []
+        needed = scope_names[served.scope] if served.scope else []
+        operation["security"] = [{scheme: needed}] if scheme else []
         responses = operation["responses"]
         has_body = "requestBody" in operation
         # What the resolver really answers: validation errors become problem documents
@@ -96,6 +106,8 @@ def generate() -> dict:
         # What the handlers answer before their own code runs (portal_accounts.api.app):
         # any request body over its limit is refused, whatever the route.
         _declare(responses, 413, "Body too large", problem)
+        if served.scope:
+            _declare(responses, 403, f"insufficient_scope: needs {' or '.join(needed)}", problem)
         if has_body:
             _declare(responses, 400, "Malformed request: the body is not JSON", problem)
             _declare(responses, 415, "Unsupported content type", problem)

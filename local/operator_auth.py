@@ -3,13 +3,17 @@
 On AWS the operators' identity provider signs the tokens and API Gateway checks them
 (signature, exp, iss, aud) before any handler runs. Here this process is the identity
 provider: GET /_local/operator-token hands out a token signed with a secret that lives
-only as long as the process, and every OperatorJwt route checks it the same way.
+only as long as the process, and every OperatorJwt route checks it the same way. Its scopes
+are in the `scope` claim, space-separated, as in a Cognito access token; like the template's
+authorizer (no AuthorizationScopes), the gateway lets any valid token through and the
+functions check the scope each route needs.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterable
 
 import jwt
 
@@ -45,9 +49,15 @@ class OperatorTokens:
         audiences = [a.strip() for a in configured.split(",") if a.strip()]
         return cls(audiences or ["portal-accounts-local"])
 
-    def issue(self, subject: str = DEFAULT_SUBJECT, email: str = DEFAULT_EMAIL) -> str:
+    def issue(
+        self,
+        subject: str = DEFAULT_SUBJECT,
+        email: str = DEFAULT_EMAIL,
+        scopes: Iterable[str] = (),
+    ) -> str:
+        """A signed token; without scopes it has no `scope` claim (like an ID token)."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "aud": self.audiences[0],
             "sub": subject,
@@ -55,6 +65,8 @@ class OperatorTokens:
             "iat": now,
             "exp": now + LIFETIME_SECONDS,
         }
+        if scope := " ".join(scopes):
+            claims["scope"] = scope
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, authorization: str | None) -> dict:

@@ -69,8 +69,11 @@ def parameter_defaults() -> dict[str, str]:
 
 
 def resolve(value: object, names: dict[str, str]) -> object:
-    """Resolve !Ref and the simple !Sub/!GetAtt forms used in function environments."""
+    """Resolve !Ref, !Join and the simple !Sub/!GetAtt forms used in function environments."""
     if isinstance(value, Tag):
+        if value.name == "Join" and isinstance(value.value, list):
+            separator, parts = value.value
+            return separator.join(_list(parts, names))
         if value.name == "Ref":
             return names.get(str(value.value), parameter_defaults().get(str(value.value), ""))
         if value.name == "GetAtt":
@@ -81,6 +84,17 @@ def resolve(value: object, names: dict[str, str]) -> object:
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(names.get(m.group(1), m.group(0))), text)
         return ""
     return value
+
+
+def _list(value: object, names: dict[str, str]) -> list[str]:
+    """The items of a list value: a YAML list, or !Ref to a CommaDelimitedList parameter."""
+    if isinstance(value, list):
+        return [str(resolve(item, names)) for item in value]
+    if isinstance(value, Tag) and value.name == "Ref":
+        parameter = load().get("Parameters", {}).get(str(value.value), {})
+        if str(parameter.get("Type", "")).endswith("List"):
+            return [item.strip() for item in str(resolve(value, names)).split(",")]
+    return [str(resolve(value, names))]
 
 
 def module_of(function: dict) -> str:

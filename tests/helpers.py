@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-OPERATOR_CLAIMS = {"sub": "op-123", "email": "desk@palestra.example", "iss": "local", "aud": "test"}
+# An operator token with both scopes (the defaults of OperatorScopes and OperatorAdminScopes).
+OPERATOR_CLAIMS = {
+    "sub": "op-123",
+    "email": "desk@palestra.example",
+    "iss": "local",
+    "aud": "test",
+    "scope": "portal-accounts/operator portal-accounts/admin",
+}
 
 
 def http_event(

@@ -1,11 +1,14 @@
-"""Every AWS call a function makes in the tests is allowed by its own policy in template.yaml.
+"""Every AWS call a function makes in the tests is allowed by its own policy in template.yaml,
+and every grant of a policy is used by some call.
 
 moto and the local stack do not enforce IAM, so a policy that misses an action (a
 BatchGetItem where the policy grants GetItem, a Delete inside a transaction) passes every
 test and fails on AWS. Here each function's handler is wrapped (`wrap_handlers`, called by
 tests/conftest.py before any test imports a handler) so that every botocore call made while
-it runs is recorded as the IAM actions and resources it needs (`needs`), and
-tests/unit/test_iam_policies.py, run last, checks them against the function's statements.
+it runs is recorded as the IAM actions and resources it needs (`needs`): for an UpdateItem,
+also the top-level attributes it names and its ReturnValues, which a statement can limit
+(`dynamodb:Attributes`, `dynamodb:ReturnValues`). tests/unit/test_iam_policies.py, run last,
+checks them against the function's statements, both ways.
 
 In the tests, tables and queues are named after their logical ids (local.resources), so a
 table name or a queue URL names the resource of the template directly.
@@ -16,8 +19,10 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import botocore.client
 
@@ -26,8 +31,19 @@ from local import template
 _current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "function", default=None
 )
-# Function logical id -> the (action, resource) pairs its calls needed.
-CALLS: dict[str, set[tuple[str, str]]] = defaultdict(set)
+
+
+class Call(NamedTuple):
+    """What IAM checks of one action of a call."""
+
+    action: str  # "dynamodb:UpdateItem"
+    resource: str  # a logical id, "Table/index/Name", "ses-identity" or "*"
+    attributes: frozenset[str] = frozenset()  # an UpdateItem's top-level attribute names
+    return_values: str | None = None  # an UpdateItem's ReturnValues, when it sends one
+
+
+# Function logical id -> what its calls needed.
+CALLS: dict[str, set[Call]] = defaultdict(set)
 
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -38,26 +54,61 @@ _TRANSACT_ACTIONS = {
 }
 
 
-def needs(service: str, operation: str, params: dict) -> set[tuple[str, str]]:
-    """The IAM (action, resource) pairs one API call needs; resource = a logical id."""
+def needs(service: str, operation: str, params: dict) -> set[Call]:
+    """What IAM checks of one API call; resources are logical ids."""
     if service == "dynamodb":
         if operation in ("TransactWriteItems", "TransactGetItems"):
             return {
-                (f"dynamodb:{_TRANSACT_ACTIONS[kind]}", body["TableName"])
+                _update(body["TableName"], body)
+                if kind == "Update"
+                else Call(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", body["TableName"])
                 for item in params["TransactItems"]
                 for kind, body in item.items()
             }
         if operation in ("BatchGetItem", "BatchWriteItem"):
-            return {(f"dynamodb:{operation}", table) for table in params["RequestItems"]}
+            return {Call(f"dynamodb:{operation}", table) for table in params["RequestItems"]}
+        if operation == "UpdateItem":
+            return {_update(params["TableName"], params, params.get("ReturnValues"))}
         resource = params["TableName"]
         if params.get("IndexName"):
             resource += f"/index/{params['IndexName']}"
-        return {(f"dynamodb:{operation}", resource)}
+        return {Call(f"dynamodb:{operation}", resource)}
     if service == "sqs":
-        return {(f"sqs:{operation}", params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])}
+        queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+        # A queue encrypted with a KMS key: SQS uses the key on the caller's behalf.
+        return {Call(f"sqs:{operation}", queue), *_queue_key_needs(queue, operation)}
     if service == "sesv2":
-        return {(f"ses:{operation}", "ses-identity")}
-    return {(f"{service}:{operation}", "*")}
+        return {Call(f"ses:{operation}", "ses-identity")}
+    return {Call(f"{service}:{operation}", "*")}
+
+
+# A path's first name in an expression: a #placeholder or a bare name not after "." or "#".
+_PATH_HEAD = re.compile(r"(?<![\w.#:])(#\w+|[A-Za-z_]\w*)")
+_NOT_NAMES = {
+    "SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN",
+    "if_not_exists", "list_append", "attribute_exists", "attribute_not_exists",
+    "attribute_type", "begins_with", "contains", "size",
+}  # fmt: skip
+
+
+def _update(table: str, body: dict, return_values: str | None = None) -> Call:
+    """An UpdateItem with the top-level attributes it names: its key, what its update
+    expression writes and what its condition reads (IAM's dynamodb:Attributes)."""
+    placeholders = body.get("ExpressionAttributeNames") or {}
+    names = set(body.get("Key") or {})
+    for expression in (body.get("UpdateExpression"), body.get("ConditionExpression")):
+        for head in _PATH_HEAD.findall(expression or ""):
+            if head not in _NOT_NAMES:
+                names.add(placeholders.get(head, head))
+    return Call("dynamodb:UpdateItem", table, frozenset(names), return_values)
+
+
+def _queue_key_needs(queue: str, operation: str) -> set[Call]:
+    key = template.load()["Resources"].get(queue, {}).get("Properties", {}).get("KmsMasterKeyId")
+    if not isinstance(key, template.Tag) or operation not in ("SendMessage", "ReceiveMessage"):
+        return set()
+    actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if operation == "SendMessage" else [])
+    return {Call(action, str(key.value)) for action in actions}
 
 
 def wrap_handlers() -> None:
@@ -98,6 +149,22 @@ def wrap_handlers() -> None:
 class Grant:
     action: str  # "dynamodb:GetItem"
     resource: str  # a logical id, "Table/index/Name", "ses-identity" or "*"
+    # The statement's dynamodb:Attributes (ForAllValues:StringEquals) and
+    # dynamodb:ReturnValues (StringEqualsIfExists) conditions, when it has them.
+    attributes: frozenset[str] | None = None
+    return_values: frozenset[str] | None = None
+
+    def allows(self, call: Call) -> bool:
+        if call.action != self.action or self.resource not in (call.resource, "*"):
+            return False
+        # The attribute condition is modelled for UpdateItem only: any other call is refused.
+        if self.attributes is not None and (
+            call.action != "dynamodb:UpdateItem" or not call.attributes <= self.attributes
+        ):
+            return False
+        if self.return_values is not None and call.return_values is not None:
+            return call.return_values in self.return_values
+        return True
 
 
 def _resource(value: object) -> str:
@@ -114,6 +181,22 @@ def _resource(value: object) -> str:
     return str(value)
 
 
+def _conditions(statement: dict) -> dict:
+    """The statement's attribute conditions; any other condition is not modelled here."""
+    condition = statement.get("Condition") or {}
+    known = {
+        ("ForAllValues:StringEquals", "dynamodb:Attributes"): "attributes",
+        ("StringEqualsIfExists", "dynamodb:ReturnValues"): "return_values",
+    }
+    found = {}
+    for operator, keys in condition.items():
+        for key, values in keys.items():
+            if (operator, key) not in known:
+                raise ValueError(f"tests/iam_audit.py does not model {operator} {key}")
+            found[known[operator, key]] = frozenset(values)
+    return found
+
+
 def grants(logical_id: str) -> set[Grant]:
     """What the function's policy statements allow (SAM's inline statements)."""
     function = template.load()["Resources"][logical_id]
@@ -126,17 +209,34 @@ def grants(logical_id: str) -> set[Grant]:
                 continue
             actions = statement["Action"]
             resources = statement["Resource"]
+            conditions = _conditions(statement)
             for action in actions if isinstance(actions, list) else [actions]:
                 for resource in resources if isinstance(resources, list) else [resources]:
-                    found.add(Grant(action, _resource(resource)))
+                    found.add(Grant(action, _resource(resource), **conditions))
     return found
 
 
-def refused(logical_id: str, calls: set[tuple[str, str]]) -> list[str]:
-    """The calls the function's policy does not allow, as 'action on resource'."""
+def _described(call: Call) -> str:
+    text = f"{call.action} on {call.resource}"
+    if call.attributes:
+        text += f" of {sorted(call.attributes)}"
+    if call.return_values:
+        text += f" returning {call.return_values}"
+    return text
+
+
+def refused(logical_id: str, calls: set[Call]) -> list[str]:
+    """The calls the function's policy does not allow, described."""
     allowed = grants(logical_id)
     return sorted(
-        f"{action} on {resource}"
-        for action, resource in calls
-        if Grant(action, resource) not in allowed and Grant(action, "*") not in allowed
+        _described(call) for call in calls if not any(grant.allows(call) for grant in allowed)
+    )
+
+
+def unused(logical_id: str, calls: set[Call]) -> list[str]:
+    """The grants of the function's policy that none of the calls needed."""
+    return sorted(
+        f"{grant.action} on {grant.resource}"
+        for grant in grants(logical_id)
+        if not any(grant.allows(call) for call in calls)
     )

@@ -1,6 +1,13 @@
 """DELETE /operator/templates/{template_id}/{locale} (F6): back to the shipped default."""
 
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import (
+    ADMIN,
+    Response,
+    Router,
+    lambda_handler,
+    operator_actor,
+    path_value,
+)
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.email.templates import reset_template
 
@@ -11,6 +18,7 @@ router = Router()
     "/operator/templates/<template_id>/<locale>",
     summary="Revert an email template to the shipped default",
     responses={204: {"description": "Reverted"}, **problem_responses(401, 404)},
+    scope=ADMIN,
 )
 def delete_template(template_id: str, locale: str) -> Response[None]:
     reset_template(path_value(template_id), path_value(locale), operator_actor(router))

@@ -1,6 +1,6 @@
 """PUT /operator/templates/{template_id}/{locale} (F6): save a customised template."""
 
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import ADMIN, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import TemplateIn, TemplateOut
 from portal_accounts.email.templates import save_template
@@ -16,6 +16,7 @@ router = Router()
         200: {"description": "The saved template"},
         **problem_responses(400, 401, 404, 413, 415, 422),
     },
+    scope=ADMIN,  # what every customer receives from the business
 )
 def put_template(template_id: str, locale: str, body: TemplateIn) -> TemplateOut:
     saved = save_template(

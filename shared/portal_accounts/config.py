@@ -44,6 +44,9 @@ class Settings:
     forgot_password_min_interval_seconds: int = _int(60, low=0)
     storefront_base_url: str = "http://127.0.0.1:3000"
     default_locale: str = "it"
+    # Scope names (comma-separated) an operator token must carry: any one of each list.
+    operator_scopes: str = "portal-accounts/operator"
+    operator_admin_scopes: str = "portal-accounts/admin"
 
     temporary_password_ttl_seconds: int = _int(7 * 24 * 3600, low=1)
     # Sessions record activity at most this often: the idle timeout is exact to this much.

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -133,10 +134,22 @@ class Client:
 
 
 @pytest.fixture(scope="session")
-def operator_token(local_stack) -> str:
-    response = requests.get(f"{local_stack}/_local/operator-token", timeout=10)
-    assert response.status_code == 200
-    return response.json()["token"]
+def token_for(local_stack) -> Callable[..., str]:
+    """An operator token from the local issuer: every scope the stack accepts, or only
+    `scope` (space-separated names; "" for a token without any)."""
+
+    def issue(scope: str | None = None) -> str:
+        params = {} if scope is None else {"scope": scope}
+        response = requests.get(f"{local_stack}/_local/operator-token", params=params, timeout=10)
+        assert response.status_code == 200
+        return response.json()["token"]
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+def operator_token(token_for) -> str:
+    return token_for()
 
 
 @pytest.fixture

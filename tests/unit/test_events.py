@@ -193,7 +193,9 @@ def test_http_event_matches_a_route_of_its_function(function):
         claims = authorizer["jwt"]["claims"]
         issuer = template.parameter_defaults()["OperatorJwtIssuer"]
         audiences = template.parameter_defaults()["OperatorJwtAudience"].split(",")
-        assert claims["sub"] and claims["iss"] == issuer and claims["aud"] in audiences
+        # A Cognito access token names its app client in client_id, not aud.
+        audience = claims.get("aud", claims.get("client_id"))
+        assert claims["sub"] and claims["iss"] == issuer and audience in audiences
         assert headers["authorization"].startswith("Bearer ")
     elif route.authorizer in AUTHORIZERS:
         # What the session authorizer hands over, for the very token in the header.

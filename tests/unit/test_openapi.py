@@ -15,7 +15,14 @@ def test_every_template_route_is_documented_with_its_security():
     for route in template.routes():
         operation = document["paths"][route.path][route.method.lower()]
         if route.authorizer == "OperatorJwt":
-            assert operation["security"] == [{"operatorJwt": []}]
+            admin = route.path.startswith("/operator/templates/") and route.method in (
+                "PUT",
+                "DELETE",
+            )
+            admin |= route.path.endswith("/unlock")
+            scope = "portal-accounts/admin" if admin else "portal-accounts/operator"
+            assert operation["security"] == [{"operatorJwt": [scope]}]
+            assert "application/problem+json" in operation["responses"]["403"]["content"]
         assert any(str(code).startswith("2") for code in operation["responses"])
 
 

@@ -16,6 +16,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
+from tests.helpers import OPERATOR_CLAIMS
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk
 
 MARIO = "mario.rossi@example.com"
@@ -151,7 +152,7 @@ def test_create_for_an_unknown_customer_is_404(desk):
 
 
 def test_create_writes_an_audit_event_with_the_operator_from_the_claims(clean_aws, frozen_clock):
-    claims = {"sub": "op-777", "email": "front.desk@palestra.example", "iss": "x", "aud": "y"}
+    claims = {**OPERATOR_CLAIMS, "sub": "op-777", "email": "front.desk@palestra.example"}
     desk = Desk(claims)
     customer_id, username = desk.account_for("Mario", "Rossi", MARIO, temporary=False)
     events = desk.events(username)["json"]["items"]

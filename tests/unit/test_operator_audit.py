@@ -156,8 +156,9 @@ def test_the_detail_shows_at_most_the_latest_events(frozen_clock, desk):
 
 
 def test_the_actor_comes_from_each_request_s_claims(frozen_clock, clean_aws):
-    first = Desk({"sub": "op-1", "email": "anna@palestra.example"})
-    second = Desk({"sub": "op-2"})
+    scope = {"scope": "portal-accounts/operator"}
+    first = Desk({"sub": "op-1", "email": "anna@palestra.example", **scope})
+    second = Desk({"sub": "op-2", **scope})
     _, username = first.account_for("Mario", "Rossi", MARIO)
     frozen_clock.advance(minutes=1)
     assert second.disable(username)["statusCode"] == 200

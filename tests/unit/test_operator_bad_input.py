@@ -18,6 +18,7 @@ from functions.operator_get_customer.app import handler as get_customer_handler
 from functions.operator_list_accounts.app import handler as list_accounts_handler
 from functions.operator_list_events.app import handler as list_events_handler
 from functions.operator_set_password.app import handler as set_password_handler
+from functions.operator_unlock_account.app import handler as unlock_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from portal_accounts.models import AccountModel, CustomerModel
 from tests.helpers import FakeContext, call, http_event
@@ -82,6 +83,7 @@ def routes(ids: dict) -> list[tuple]:
         ),
         (disable_handler, "POST", f"/operator/accounts/{u}/disable", None),
         (enable_handler, "POST", f"/operator/accounts/{u}/enable", None),
+        (unlock_handler, "POST", f"/operator/accounts/{u}/unlock", None),
         (list_events_handler, "GET", f"/operator/accounts/{u}/events", None),
     ]
 
@@ -314,6 +316,7 @@ def test_unknown_ids_are_404_on_every_route_that_takes_one(linked):
         ),
         (disable_handler, "POST", f"/operator/accounts/{UNKNOWN_USER}/disable", None),
         (enable_handler, "POST", f"/operator/accounts/{UNKNOWN_USER}/enable", None),
+        (unlock_handler, "POST", f"/operator/accounts/{UNKNOWN_USER}/unlock", None),
         (list_events_handler, "GET", f"/operator/accounts/{UNKNOWN_USER}/events", None),
     ]
     customer_routes = [
@@ -360,6 +363,7 @@ def test_odd_usernames_in_the_path_are_404(linked):
             (get_account_handler, "GET", ""),
             (disable_handler, "POST", "/disable"),
             (enable_handler, "POST", "/enable"),
+            (unlock_handler, "POST", "/unlock"),
             (list_events_handler, "GET", "/events"),
         ]:
             response = call(handler, method, f"/operator/accounts/{username}{suffix}")

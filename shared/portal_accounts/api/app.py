@@ -2,9 +2,10 @@
 
 Each function of template.yaml serves one route. `Router` records it with the decorator
 its module uses (`@router.post("/auth/login", summary=..., responses=...)`), and
-`lambda_handler(router)` is the Lambda entry point: limits, route match, path, query and
-body checked against the route's annotations (`portal_accounts.validation`), the call, and
-the answer in API Gateway's payload 2.0 shape. It imports neither pydantic nor Powertools'
+`lambda_handler(router)` is the Lambda entry point: limits, route match, the scope an
+operator route needs (`require_scope`), path, query and body checked against the route's
+annotations (`portal_accounts.validation`), the call, and the answer in API Gateway's
+payload 2.0 shape. It imports neither pydantic nor Powertools'
 resolver, which would cost every cold start more than everything else together; the
 OpenAPI document is still written from the same routes and annotations by pydantic, at
 development time (`local/openapi.py`).
@@ -27,10 +28,12 @@ from portal_accounts import init_done
 from portal_accounts.api.problems import NO_STORE, from_domain_error
 from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
+from portal_accounts.config import get_settings
 from portal_accounts.errors import (
     AuthenticationFailed,
     BodyTooLarge,
     DomainError,
+    Forbidden,
     InvalidInput,
     MalformedBody,
     NotFound,
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = [
+    "ADMIN",
+    "OPERATOR",
     "Response",
     "Router",
     "lambda_handler",
@@ -58,6 +63,15 @@ JSON = "application/json"
 BODY = "body"
 _PARAMETER = re.compile(r"<(\w+)>")
 
+# What an operator route needs the token to carry: the name of a Settings field holding the
+# accepted scope names (comma-separated, from the template's OperatorScopes and
+# OperatorAdminScopes). OPERATOR is every /operator/ route's default; ADMIN is declared by
+# the routes that change what every customer receives (templates) or undo a protection
+# (unlock). The two are independent grants: an admin-only token opens only admin routes.
+OPERATOR = "operator_scopes"
+ADMIN = "operator_admin_scopes"
+SCOPES = (OPERATOR, ADMIN)
+
 
 @dataclasses.dataclass
 class Route:
@@ -66,6 +80,7 @@ class Route:
     function: Callable[..., Any]
     summary: str | None = None
     responses: dict = dataclasses.field(default_factory=dict)
+    scope: str | None = None  # OPERATOR or ADMIN on every operator route, else None
 
     @property
     def parameters(self) -> list[str]:
@@ -80,9 +95,26 @@ class Router:
         self.routes: list[Route] = []
         self.current_event: dict = {}
 
-    def route(self, method: str, path: str, *, summary: str | None = None, responses=None):
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str | None = None,
+        responses=None,
+        scope: str | None = None,
+    ):
+        """Register a route. An operator route needs OPERATOR unless it declares ADMIN:
+        there is no way to declare one that needs no scope."""
+        if path.startswith(OPERATOR_PREFIX):
+            scope = scope or OPERATOR
+            if scope not in SCOPES:
+                raise ValueError(f"{path}: scope must be OPERATOR or ADMIN, not {scope!r}")
+        elif scope is not None:
+            raise ValueError(f"{path}: only operator routes take a scope (operator JWTs)")
+
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
-            self.routes.append(Route(method, path, function, summary, dict(responses or {})))
+            self.routes.append(Route(method, path, function, summary, dict(responses or {}), scope))
             return function
 
         return register
@@ -209,6 +241,8 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
         try:
             event = _admitted(event)
             call, match = _route_of(calls, event)
+            if call.route.scope:
+                require_scope(event, call.route.scope)
             call.router.current_event = event
             try:
                 result = call.route.function(**call.arguments(event, match))
@@ -310,6 +344,58 @@ def operator_actor_of(event: dict) -> Actor:
     if not isinstance(claims, dict) or not claims.get("sub"):
         raise AuthenticationFailed("An operator token is required.")
     return Actor(type="operator", id=str(claims["sub"]), email=claims.get("email"))
+
+
+class InsufficientScope(Forbidden):
+    """A valid operator token without the scope the route needs (RFC 6750's error code)."""
+
+    type = "insufficient_scope"
+    title = "Insufficient scope"
+
+
+def accepted_scopes(scope: str) -> list[str]:
+    """The scope names that grant OPERATOR or ADMIN, as configured (any one suffices)."""
+    configured = getattr(get_settings(), scope)
+    return [name.strip() for name in configured.split(",") if name.strip()]
+
+
+def token_scopes(event: dict) -> set[str]:
+    """The scopes of the operator token behind a raw event.
+
+    API Gateway passes the claims as strings: `scope` (OAuth 2.0, Cognito access tokens) is
+    space-separated, `scp` (Entra ID and others) too, or an array rendered "[a b]". It also
+    lists them in jwt.scopes, but only on routes that declare AuthorizationScopes.
+    """
+    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
+    claims = jwt.get("claims") or {}
+    found = {str(name) for name in jwt.get("scopes") or []}
+    for claim in ("scope", "scp"):
+        value = claims.get(claim) if isinstance(claims, dict) else None
+        if isinstance(value, list | tuple):
+            found.update(str(name) for name in value)
+        elif isinstance(value, str):
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            found.update(text.split())
+    return found
+
+
+def require_scope(event: dict, scope: str) -> None:
+    """Raises InsufficientScope (403) unless the token carries one of the scope's names.
+
+    Checked here rather than by API Gateway (AuthorizationScopes), whose refusal is its own
+    {"message": "Forbidden"}: an HTTP API cannot answer it as a problem document.
+    """
+    accepted = accepted_scopes(scope)
+    if token_scopes(event) & set(accepted):
+        return
+    needed = ", ".join(accepted) or f"(none configured: set {scope.upper()})"
+    which = "the scope" if len(accepted) == 1 else "one of the scopes"
+    raise InsufficientScope(
+        f"This route needs an operator token with {which} {needed}.",
+        errors=[{"field": "scope", "reason": f"one of: {needed}"}],
+    )
 
 
 def operator_actor(router: Router) -> Actor:
