@@ -14,7 +14,6 @@ from tests.iam_audit import Call, Grant, grants, refused, unused
 
 # Grants no call of the suite uses, each with why it stays: (function, action, resource).
 QUEUE_FAILURE = "outbox.dispatch marks the email log entry failed when SQS refuses the message"
-LEAD_ISSUE_9 = "PUT /me/password counts wrong current passwords on the login throttle (issue 9)"
 UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
     **{
         (function, "dynamodb:UpdateItem", "EmailLogTable"): QUEUE_FAILURE
@@ -29,16 +28,6 @@ UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
     ("EmailSenderFunction", "dynamodb:GetItem", "IdempotencyTable"): (
         "Powertools Idempotency reads the record when a conditional put returns no old item"
     ),
-    **{
-        ("MeChangePasswordFunction", action, table): LEAD_ISSUE_9
-        for action, table in [
-            ("dynamodb:GetItem", "ThrottleTable"),
-            ("dynamodb:UpdateItem", "ThrottleTable"),
-            ("dynamodb:DeleteItem", "ThrottleTable"),
-            ("dynamodb:BatchGetItem", "ThrottleTable"),
-            ("dynamodb:BatchGetItem", "AccountsTable"),
-        ]
-    },
 }
 
 
