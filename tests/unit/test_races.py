@@ -15,6 +15,7 @@ Either way the write must notice, read again and decide on the new state.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,11 @@ OPERATOR = Actor(type="operator", id="operator-1", email="operator@example.com")
 
 def after_read(monkeypatch, module, name: str, change: Callable[[], object], times: int = 1):
     """`module.name` reads as usual, but for its first `times` calls another request's
-    `change` lands right after the read, before the caller gets to write."""
+    `change` lands right after the read, before the caller gets to write.
+
+    The change runs in a context of its own: it is another request, not part of the
+    function being called (tests/iam_audit.py records AWS calls per function).
+    """
     original = getattr(module, name)
     left = [times]
 
@@ -47,7 +52,7 @@ def after_read(monkeypatch, module, name: str, change: Callable[[], object], tim
         result = original(*args, **kwargs)
         if left[0] > 0:
             left[0] -= 1
-            change()
+            contextvars.Context().run(change)
         return result
 
     monkeypatch.setattr(module, name, reading)
