@@ -1,4 +1,10 @@
-"""The operator's account lifecycle: create, associate, dissociate, password, disable."""
+"""The operator's account lifecycle: create, associate, dissociate, password, disable.
+
+Each of them reads, decides from what it read, and writes on the condition that what it
+decided from still holds (the account's revision, the customer's link and names): when
+another request's write landed in between, it reads again and decides again
+(revision.py), so two racing requests never both act on the same view.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,15 @@ from typing import cast
 
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, search, throttle
+from portal_accounts import audit, clock, revision, search, throttle
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
-from portal_accounts.customers import customer_summary_entry, get_customer, is_customer_id
+from portal_accounts.customers import (
+    customer_summary_entry,
+    get_customer,
+    is_customer_id,
+    summary_unchanged,
+)
 from portal_accounts.errors import (
     Conflict,
     CustomerAlreadyLinked,
@@ -88,9 +99,11 @@ def password_actions(password: str, temporary: bool) -> list:
         if temporary
         else AccountModel.password_expires_at.remove(),
         AccountModel.credential_version.add(1),
+        revision.bump(),
     ]
 
 
+@revision.retried
 def create_account(
     customer_id: str, *, password: str, temporary: bool, actor: Actor
 ) -> AccountModel:
@@ -122,6 +135,7 @@ def create_account(
             else None
         ),
         credential_version=1,
+        revision=1,
         created_at=now,
         customers={customer_id: customer_summary_entry(customer)},
     )
@@ -134,8 +148,10 @@ def create_account(
                     CustomerModel.account_username.set(username),
                     CustomerModel.updated_at.set(now),
                 ],
+                # The username and the account's copy of the names come from this read.
                 condition=CustomerModel.account_username.does_not_exist()
-                & (CustomerModel.email == customer.email),
+                & (CustomerModel.email == customer.email)
+                & summary_unchanged(customer),
             )
             tx.save(
                 audit.build_event(
@@ -147,19 +163,19 @@ def create_account(
                 )
             )
     except TransactionCancelled as cancelled:
-        if 0 in cancelled.failed:
-            raise UsernameTaken(
-                f"The username {username} is already taken: to let this customer use that "
-                "login, associate the existing account instead.",
-                username=username,
-            ) from None
-        raise CustomerAlreadyLinked(
-            "The customer was linked or changed while creating the account: reload it."
+        # TransactWrite sends puts before updates: the account is part 0, the customer 2.
+        if 2 in cancelled.failed:
+            raise revision.Stale from None  # linked or changed meanwhile: read it again
+        raise UsernameTaken(
+            f"The username {username} is already taken: to let this customer use that "
+            "login, associate the existing account instead.",
+            username=username,
         ) from None
     search.sync(account)
     return account
 
 
+@revision.retried
 def associate(customer_id: str, *, username: str, actor: Actor) -> AccountModel:
     """F10: attach a customer to an existing login (a parent's login serving a child)."""
     customer, account = _customer_and_account(customer_id, username)
@@ -181,12 +197,13 @@ def associate(customer_id: str, *, username: str, actor: Actor) -> AccountModel:
                     CustomerModel.account_username.set(account.username),
                     CustomerModel.updated_at.set(now),
                 ],
-                condition=CustomerModel.account_username.does_not_exist(),
+                condition=CustomerModel.account_username.does_not_exist()
+                & summary_unchanged(customer),
             )
             tx.update(
                 account,
-                actions=[AccountModel.customers[customer_id].set(entry)],
-                condition=AccountModel.username.exists(),
+                actions=[AccountModel.customers[customer_id].set(entry), revision.bump()],
+                condition=revision.unchanged(account),
             )
             tx.save(
                 audit.build_event(
@@ -196,16 +213,16 @@ def associate(customer_id: str, *, username: str, actor: Actor) -> AccountModel:
                     target=customer_id,
                 )
             )
-    except TransactionCancelled as cancelled:
-        if 1 in cancelled.failed:
-            raise _no_such_account(account.username) from None
-        raise Conflict("The customer was linked meanwhile: reload it.") from None
-    # The transaction did exactly this: no need to read the account again.
+    except TransactionCancelled:
+        raise revision.Stale from None
+    # The transaction did exactly this to what was read: no need to read it again.
     account.customers = {**linked_customers(account), customer_id: entry}
+    account.revision = revision.bumped(account)
     search.sync(account)
     return account
 
 
+@revision.retried
 def dissociate(customer_id: str, *, actor: Actor) -> None:
     """F8: remove one customer's link; the account and its other customers keep working.
 
@@ -217,7 +234,7 @@ def dissociate(customer_id: str, *, actor: Actor) -> None:
         raise NotFound("The customer is not linked to an account.")
     account = get_account(username)
     last_one = set(linked_customers(account)) <= {customer_id}
-    actions = [AccountModel.customers[customer_id].remove()]
+    actions = [AccountModel.customers[customer_id].remove(), revision.bump()]
     if last_one:
         actions.append(AccountModel.credential_version.add(1))
     try:
@@ -230,7 +247,7 @@ def dissociate(customer_id: str, *, actor: Actor) -> None:
                 ],
                 condition=CustomerModel.account_username == username,
             )
-            tx.update(account, actions=actions, condition=AccountModel.username.exists())
+            tx.update(account, actions=actions, condition=revision.unchanged(account))
             tx.save(
                 audit.build_event(
                     audit.account_subject(username),
@@ -245,17 +262,23 @@ def dissociate(customer_id: str, *, actor: Actor) -> None:
                     audit.sessions_revoked(username, actor, cause="account.customer_dissociated")
                 )
     except TransactionCancelled:
-        raise Conflict("The customer's link changed meanwhile: reload it.") from None
+        raise revision.Stale from None
     remaining = linked_customers(account)
     remaining.pop(customer_id, None)
     account.customers = remaining
+    account.revision = revision.bumped(account)
     search.sync(account)
 
 
+@revision.retried
 def set_password(
     username: str, *, password: str, confirmation: str, temporary: bool, actor: Actor
 ) -> None:
-    """F3: the operator types a new password twice. Ends every session of the account."""
+    """F3: the operator types a new password twice. Ends every session of the account.
+
+    The policy is checked against the customers read: one associated or renamed before
+    the write lands brings new words, so the write is conditioned on the revision.
+    """
     account = get_account(username)
     if password != confirmation:
         raise PasswordMismatch(
@@ -267,39 +290,48 @@ def set_password(
         username=account.username,
         names=context_names(linked_customers(account)),
     )
-    with transaction() as tx:
-        tx.update(
-            account,
-            actions=password_actions(password, temporary),
-            condition=AccountModel.username.exists(),
-        )
-        # A new password from the operator also lifts any login throttle.
-        tx.delete(ThrottleModel(login_throttle_key(account.username)))
-        tx.save(
-            audit.build_event(
-                audit.account_subject(account.username),
-                actor,
-                "account.password_set",
-                details={"temporary": temporary},
+    try:
+        with transaction() as tx:
+            tx.update(
+                account,
+                actions=password_actions(password, temporary),
+                condition=revision.unchanged(account),
             )
-        )
-        tx.save(audit.sessions_revoked(account.username, actor, cause="account.password_set"))
+            # A new password from the operator also lifts any login throttle.
+            tx.delete(ThrottleModel(login_throttle_key(account.username)))
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(account.username),
+                    actor,
+                    "account.password_set",
+                    details={"temporary": temporary},
+                )
+            )
+            tx.save(audit.sessions_revoked(account.username, actor, cause="account.password_set"))
+    except TransactionCancelled:
+        raise revision.Stale from None
 
 
+@revision.retried
 def _set_status(username: str, status: str, action: str, actor: Actor) -> AccountModel:
+    """Set the status; "it is set already" is decided from the read like the rest."""
     account = get_account(username)
     if account.status == status:
         return account
     disabling = status == DISABLED  # every session ends with it
-    actions: list[Action] = [AccountModel.status.set(status)]
+    actions: list[Action] = [AccountModel.status.set(status), revision.bump()]
     if disabling:
         actions.append(AccountModel.credential_version.add(1))
-    with transaction() as tx:
-        tx.update(account, actions=actions, condition=AccountModel.username.exists())
-        tx.save(audit.build_event(audit.account_subject(account.username), actor, action))
-        if disabling:
-            tx.save(audit.sessions_revoked(account.username, actor, cause=action))
+    try:
+        with transaction() as tx:
+            tx.update(account, actions=actions, condition=revision.unchanged(account))
+            tx.save(audit.build_event(audit.account_subject(account.username), actor, action))
+            if disabling:
+                tx.save(audit.sessions_revoked(account.username, actor, cause=action))
+    except TransactionCancelled:
+        raise revision.Stale from None
     account.status = status
+    account.revision = revision.bumped(account)
     if disabling:
         account.credential_version = int(account.credential_version) + 1
     search.sync(account)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, search
+from portal_accounts import audit, clock, revision, search
 from portal_accounts.audit import Actor
-from portal_accounts.errors import Conflict, InvalidInput, NotFound
+from portal_accounts.errors import InvalidInput, NotFound
 from portal_accounts.identity import normalise_email
 from portal_accounts.models import AccountModel, CustomerModel
 from portal_accounts.store import TransactionCancelled, transaction
@@ -76,9 +77,14 @@ def create_customer(
     return customer
 
 
+@revision.retried
 def update_customer(customer_id: str, changes: dict, *, actor: Actor) -> CustomerModel:
-    """Apply the given fields. A linked account's copy of the names changes with them."""
+    """Apply the given fields. A linked account's copy of the names changes with them.
+
+    The account to copy to is the one read: if the link moved meanwhile, read again.
+    """
     customer = get_customer(customer_id)
+    changes = dict(changes)  # an attempt after a stale read starts from the request again
     if "email" in changes:
         changes["email"] = _checked_email(changes["email"])
     for name in _NAME_FIELDS:
@@ -113,22 +119,32 @@ def update_customer(customer_id: str, changes: dict, *, actor: Actor) -> Custome
             tx.update(customer, actions=actions, condition=link_unchanged)
             tx.save(event)
             if copy_changed:
+                # Names are what a password must avoid: the account's revision moves on.
                 tx.update(
                     AccountModel(username),
                     actions=[
-                        AccountModel.customers[customer_id][name].set(changed[name])
-                        for name in _COPIED_FIELDS
-                        if name in changed
+                        *(
+                            AccountModel.customers[customer_id][name].set(changed[name])
+                            for name in _COPIED_FIELDS
+                            if name in changed
+                        ),
+                        revision.bump(),
                     ],
                     condition=AccountModel.customers[customer_id].exists(),
                 )
     except TransactionCancelled:
-        raise Conflict(
-            "The customer's account link changed while saving: reload and try again."
-        ) from None
+        raise revision.Stale from None
     if names_changed:
         search.sync(AccountModel.get(username, consistent_read=True))
     return get_customer(customer_id)
+
+
+def summary_unchanged(customer: CustomerModel) -> Condition:
+    """The customer still has the fields its summary entry copied as they were read."""
+    condition = CustomerModel.customer_id.exists()
+    for field in _COPIED_FIELDS:
+        condition &= getattr(CustomerModel, field) == getattr(customer, field)
+    return condition
 
 
 def customer_summary_entry(customer: CustomerModel) -> dict:

@@ -43,7 +43,10 @@ def link_url(token: str) -> str:
 def issue_actions(account: AccountModel, purpose: str) -> tuple[str, LinkTokenModel, list]:
     """A new token, its item, and the account update that makes it the live one.
 
-    Returned rather than written, so callers put them in their own transaction.
+    Returned rather than written, so callers put them in their own transaction. The item
+    carries the credential version read: the caller must condition its account update on
+    `revision.unchanged(account)`, so that no link is issued under a version that moved
+    meanwhile (dead on arrival) or for an account disabled or unlinked meanwhile.
     """
     token = secrets.token_urlsafe(32)
     now = clock.now()

@@ -76,6 +76,11 @@ class AccountModel(Model):
     # (password set or reset, disable). Sessions and link tokens carry the version
     # they were issued under and die when it moves on.
     credential_version = NumberAttribute(default=1)
+    # Moves on with every write that changes what other writes decide from: the linked
+    # customers (and their names), the status, the password. A write that decided from a
+    # read is conditioned on the revision it read (see revision.py). None on items
+    # written before it existed.
+    revision = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     last_login_at = UTCDateTimeAttribute(null=True)
     # customer_id -> {first_name, last_name, linked_at}: the linked customers, denormalised
