@@ -30,7 +30,12 @@ from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
 from portal_accounts.email.outbox import EmailRequest
-from portal_accounts.email.templates import Rendered, Template, get_template, render_template
+from portal_accounts.email.templates import (
+    Rendered,
+    Template,
+    render_template,
+    template_for_sending,
+)
 from portal_accounts.models import EmailLogModel
 from portal_accounts.observability import logger
 
@@ -65,7 +70,7 @@ def _ses():
 
 
 class TemplateCache:
-    """One read per template and language per batch."""
+    """One read (and, for a customised copy, one check) per template and language per batch."""
 
     def __init__(self) -> None:
         self._templates: dict[tuple[str, str], Template] = {}
@@ -73,7 +78,7 @@ class TemplateCache:
     def get(self, template_id: str, locale: str) -> Template:
         key = (template_id, locale)
         if key not in self._templates:
-            self._templates[key] = get_template(template_id, locale)
+            self._templates[key] = template_for_sending(template_id, locale)
         return self._templates[key]
 
 
