@@ -1,9 +1,14 @@
-"""POST /operator/templates/{template_id}/{locale}/preview (F6): render an unsaved draft."""
+"""POST /operator/templates/{template_id}/{locale}/preview (F6): render an unsaved draft.
 
-from portal_accounts.api.app import Router, lambda_handler, path_value
+Served with a Content-Security-Policy that allows no script, for any client that opens
+the answer as a document; the rendered HTML carries the same policy in a meta tag, for a
+dashboard that shows it in a frame of its own.
+"""
+
+from portal_accounts.api.app import Response, Router, lambda_handler, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import RenderedOut, TemplateDraft
-from portal_accounts.email.templates import preview
+from portal_accounts.email.templates import preview, preview_policy
 from portal_accounts.validation import sent
 
 router = Router()
@@ -19,11 +24,18 @@ router = Router()
 )
 def preview_template(
     template_id: str, locale: str, body: TemplateDraft | None = None
-) -> RenderedOut:
+) -> Response[RenderedOut]:
     # Every part of a draft is optional, the body too: without one, the current template.
     draft = sent(body) if body else {}
     rendered = preview(path_value(template_id), path_value(locale), draft)
-    return RenderedOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
+    # Headers only: a document may not be framed, and runs sandboxed (no same origin).
+    policy = f"{preview_policy()}; frame-ancestors 'none'; sandbox"
+    return Response(
+        200,
+        "application/json",
+        RenderedOut(subject=rendered.subject, text=rendered.text, html=rendered.html),
+        headers={"Content-Security-Policy": policy},
+    )
 
 
 handler = lambda_handler(router)

@@ -1,29 +1,37 @@
 """Operator-triggered emails: credentials (F11) and password resets from a customer (F4).
 
 Each flow writes its changes, its audit event and the email's log entry in one
-transaction, then puts the email on the queue.
+transaction, then puts the email on the queue. The queued request names its secret (a
+set-password or reset link, a temporary password) but never carries it: the sender
+creates it when it sends (email/issuing.py), so no password or token waits in a queue.
+
+What happens at once, when the operator gets the 202: for a new temporary password the
+old password stops working and every session ends (the account gets the hash of a
+password nobody knows, and a new credential version, which the request carries: the
+sender emails a password only while the account is still at it). A link changes nothing
+until the customer uses it.
 """
 
 from __future__ import annotations
 
-from portal_accounts import audit, links
+import secrets
+
+from portal_accounts import audit
 from portal_accounts.accounts import get_account, password_actions
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.customers import get_customer
 from portal_accounts.email import outbox
-from portal_accounts.errors import NotFound, NoValidEmail
+from portal_accounts.errors import NotFound, NoValidEmail, TemporarilyUnavailable
 from portal_accounts.identity import username_or_none
 from portal_accounts.models import (
     AccountModel,
     AuditEventModel,
     CustomerModel,
-    LinkTokenModel,
     ThrottleModel,
     login_throttle_key,
 )
-from portal_accounts.passwords import generate_password
-from portal_accounts.store import transaction
+from portal_accounts.store import TransactionCancelled, transaction
 
 TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a mode name
 RESET_LINK = "reset_link"
@@ -44,27 +52,32 @@ def _linked_customer(customer_id: str) -> tuple[CustomerModel, AccountModel, str
 
 def _commit(
     account: AccountModel,
-    account_actions: list,
     events: list[AuditEventModel],
     outgoing: outbox.Outgoing,
-    token_item: LinkTokenModel | None = None,
+    account_actions: list | None = None,
+    condition=None,
 ) -> None:
-    with transaction() as tx:
-        if token_item is not None:
-            tx.save(token_item, condition=LinkTokenModel.token_hash.does_not_exist())
-        tx.update(account, actions=account_actions, condition=AccountModel.username.exists())
-        # Whatever the operator sends, the customer can use it straight away.
-        tx.delete(ThrottleModel(login_throttle_key(account.username)))
-        for event in events:
-            tx.save(event)
-        tx.save(outgoing.entry)
+    try:
+        with transaction() as tx:
+            if account_actions:
+                tx.update(account, actions=account_actions, condition=condition)
+            # Whatever the operator sends, the customer can use it straight away.
+            tx.delete(ThrottleModel(login_throttle_key(account.username)))
+            for event in events:
+                tx.save(event)
+            tx.save(outgoing.entry)
+    except TransactionCancelled:
+        # The account changed between our read and this write (a racing reset, a
+        # dissociation): nothing was written; the next try decides on fresh data.
+        raise TemporarilyUnavailable(
+            "The account changed while this was being done: try again."
+        ) from None
     outbox.dispatch(outgoing)
 
 
 def send_credentials(customer_id: str, *, actor: Actor) -> None:
     """F11: username, portal link and a one-time set-password link; never a password."""
     customer, account, to = _linked_customer(customer_id)
-    token, item, actions = links.issue_actions(account, links.SET_PASSWORD)
     hours = max(1, round(get_settings().set_password_link_ttl_seconds / 3600))
     outgoing = outbox.prepare(
         username=account.username,
@@ -73,9 +86,10 @@ def send_credentials(customer_id: str, *, actor: Actor) -> None:
         to=to,
         variables={
             **outbox.base_variables(customer.first_name, account.username),
-            "link": links.link_url(token),
             "link_valid_hours": str(hours),
         },
+        secret=outbox.SET_PASSWORD_LINK,
+        customer_id=customer_id,
     )
     event = audit.build_event(
         audit.account_subject(account.username),
@@ -83,33 +97,14 @@ def send_credentials(customer_id: str, *, actor: Actor) -> None:
         "account.credentials_email_queued",
         target=customer_id,
     )
-    _commit(account, actions, [event], outgoing, item)
+    _commit(account, [event], outgoing)
 
 
 def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
     """F4: email a new temporary password (default), or a reset link."""
     customer, account, to = _linked_customer(customer_id)
+    settings = get_settings()
     variables = outbox.base_variables(customer.first_name, account.username)
-    item = None
-    if mode == RESET_LINK:
-        token, item, actions = links.issue_actions(account, links.RESET)
-        minutes = max(1, round(get_settings().reset_link_ttl_seconds / 60))
-        template_id = "password_reset_link"
-        variables |= {"link": links.link_url(token), "link_valid_minutes": str(minutes)}
-    else:
-        password = generate_password()
-        # Temporary, and the credential version moves on: every session ends.
-        actions = password_actions(password, temporary=True)
-        days = max(1, round(get_settings().temporary_password_ttl_seconds / 86400))
-        template_id = "new_password"
-        variables |= {"password": password, "password_valid_days": str(days)}
-    outgoing = outbox.prepare(
-        username=account.username,
-        template_id=template_id,
-        locale=outbox.locale_for(customer),
-        to=to,
-        variables=variables,
-    )
     event = audit.build_event(
         audit.account_subject(account.username),
         actor,
@@ -117,7 +112,38 @@ def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
         target=customer_id,
         details={"mode": mode},
     )
-    events = [event]
-    if mode != RESET_LINK:  # a new password: every session of the account ends
-        events.append(audit.sessions_revoked(account.username, actor, cause=event.action))
-    _commit(account, actions, events, outgoing, item)
+    if mode == RESET_LINK:
+        minutes = max(1, round(settings.reset_link_ttl_seconds / 60))
+        outgoing = outbox.prepare(
+            username=account.username,
+            template_id="password_reset_link",
+            locale=outbox.locale_for(customer),
+            to=to,
+            variables={**variables, "link_valid_minutes": str(minutes)},
+            secret=outbox.RESET_LINK,
+            customer_id=customer_id,
+        )
+        _commit(account, [event], outgoing)
+        return
+    read_version = int(account.credential_version)
+    days = max(1, round(settings.temporary_password_ttl_seconds / 86400))
+    outgoing = outbox.prepare(
+        username=account.username,
+        template_id="new_password",
+        locale=outbox.locale_for(customer),
+        to=to,
+        variables={**variables, "password_valid_days": str(days)},
+        secret=outbox.TEMPORARY_PASSWORD,
+        customer_id=customer_id,
+        credential_version=read_version + 1,
+    )
+    # The old password ends now: a password nobody knows, hashed and forgotten, and the
+    # credential version moves on (every session ends). The emailed one comes at send time.
+    _commit(
+        account,
+        [event, audit.sessions_revoked(account.username, actor, cause=event.action)],
+        outgoing,
+        account_actions=password_actions(secrets.token_urlsafe(32), temporary=True),
+        condition=(AccountModel.credential_version == read_version)
+        & AccountModel.customers[customer_id].exists(),
+    )

@@ -76,10 +76,11 @@ def request_reset(raw_email: str) -> None:
 
 
 def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None:
-    """In the sender: issue the link and queue its email, when the account qualifies.
+    """In the sender: queue the link email, when the account qualifies.
 
-    The link is written only on the account as read (active, linked, on the same
-    credential version); if it changed meanwhile, the request is decided again."""
+    Decided on the account as read (active, linked, on the same credential version): if it
+    changed meanwhile, the request is decided again. The link itself is issued when its
+    email is sent (email/issuing.py), on its own conditions."""
     try:
         account = AccountModel.get(username, consistent_read=True)
     except AccountModel.DoesNotExist:
@@ -90,8 +91,9 @@ def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None
     settings = get_settings()
     now = clock.now()
     quiet_since = now - timedelta(seconds=settings.forgot_password_min_interval_seconds)
-    token, item, actions = links.issue_actions(account, links.RESET)
-    first = next(iter(customers.values()))
+    first_id, first = next(iter(customers.items()))
+    # The link itself is issued by the sender when it sends (email/issuing.py): no token
+    # waits in the queue.
     outgoing = outbox.prepare(
         username=account.username,
         template_id="password_reset_link",
@@ -99,16 +101,16 @@ def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None
         to=account.username,
         variables={
             **outbox.base_variables(first["first_name"], account.username),
-            "link": links.link_url(token),
             "link_valid_minutes": str(max(1, round(settings.reset_link_ttl_seconds / 60))),
         },
+        secret=outbox.RESET_LINK,
+        customer_id=first_id,
     )
     try:
         with transaction() as tx:
-            tx.save(item, condition=LinkTokenModel.token_hash.does_not_exist())
             tx.update(
                 account,
-                actions=[*actions, AccountModel.last_forgot_at.set(now)],
+                actions=[AccountModel.last_forgot_at.set(now)],
                 condition=(
                     AccountModel.last_forgot_at.does_not_exist()
                     | (AccountModel.last_forgot_at <= quiet_since)

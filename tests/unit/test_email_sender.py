@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from portal_accounts.config import get_settings
 from portal_accounts.email import sender
-from portal_accounts.models import TemplateModel
+from portal_accounts.models import AccountModel, TemplateModel
 from portal_accounts.observability import logger as app_logger
 from tests.unit.conftest import seed_account
 from tests.unit.storefront_helpers import (
@@ -290,7 +290,7 @@ def test_templates_are_read_once_per_template_and_language_per_batch(
     custom = {
         "subject": "Welcome {{ first_name }}",
         "text": "{{ username }} {{ link }}",
-        "html": "<p>{{ link }}</p>",
+        "html": '<p><a href="{{ link }}">{{ first_name }}</a></p>',
     }
     assert operator.put_template("account_credentials", "en", custom)["statusCode"] == 200
     for customer_id in customer_ids:
@@ -360,3 +360,95 @@ def test_new_password_emails_never_put_the_password_in_a_log(
     for record in app_records:
         assert password not in record.getMessage()
         assert password not in json.dumps(record.__dict__, default=str)
+
+
+# ---- issue 9: new passwords created at send time, once -------------------------------------
+
+
+def queue_new_password(operator) -> None:
+    customer_id = linked_customer()
+    assert operator.reset_password(customer_id)["statusCode"] == 202
+
+
+def password_in(email: dict) -> str:
+    [password] = set(GENERATED_PASSWORD.findall(email["text"]))
+    return password
+
+
+def stored_hash() -> str:
+    return AccountModel.get(MARIO, consistent_read=True).password_hash
+
+
+def test_a_redelivered_new_password_is_neither_sent_nor_changed_again(operator, postman, shop):
+    queue_new_password(operator)
+    [message] = postman.receive()
+    record = postman.record(message)
+    assert postman.run_sender([record]) == {"batchItemFailures": []}
+    sent_hash = stored_hash()
+    # SQS hands it out again (a lost delete, a visibility timeout): same message, twice more.
+    again = dict(record, receiptHandle="another-receipt")
+    assert postman.run_sender([again, dict(again, receiptHandle="a-third")]) == {
+        "batchItemFailures": []
+    }
+    [email] = postman.sent()
+    assert stored_hash() == sent_hash
+    assert shop.login(MARIO, password_in(email))["statusCode"] == 200
+
+
+def test_a_retry_after_a_failed_send_emails_one_working_password(
+    operator, postman, shop, monkeypatch
+):
+    queue_new_password(operator)
+    [message] = postman.receive()
+    ses_down_for = fail_sends_to(monkeypatch, MARIO, "Throttling")
+    assert postman.deliver([message]) == {message["MessageId"]}
+    assert postman.sent() == []
+    ses_down_for.clear()
+    record = postman.record(message)
+    record["attributes"]["ApproximateReceiveCount"] = "2"
+    assert postman.run_sender([record]) == {"batchItemFailures": []}
+    [email] = postman.sent()  # the first password was never sent; this one replaced it
+    assert shop.login(MARIO, password_in(email))["statusCode"] == 200
+
+
+def test_once_ses_has_it_a_failing_log_write_does_not_send_it_again(
+    operator, postman, shop, monkeypatch
+):
+    queue_new_password(operator)
+    [message] = postman.receive()
+    original = sender._mark
+
+    def mark(request, **changes):
+        if changes.get("status") == "sent":
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
+        return original(request, **changes)
+
+    monkeypatch.setattr(sender, "_mark", mark)
+    record = postman.record(message)
+    assert postman.run_sender([record]) == {"batchItemFailures": []}
+    monkeypatch.setattr(sender, "_mark", original)
+    postman.run_sender([dict(record, receiptHandle="again")])
+    [email] = postman.sent()
+    assert shop.login(MARIO, password_in(email))["statusCode"] == 200
+
+
+def test_the_dead_letter_queue_holds_no_secret_and_a_redrive_still_works(
+    operator, postman, shop, monkeypatch
+):
+    queue_new_password(operator)
+    FailingSes(monkeypatch, "ServiceUnavailable")
+    for _ in range(get_settings().email_max_receive_count):
+        postman.deliver(postman.receive(visibility_timeout=0))
+    assert postman.receive(visibility_timeout=0) == []
+    [dead] = postman.sqs.receive_message(QueueUrl=postman.dlq_url)["Messages"]
+    body = json.loads(dead["Body"])
+    assert body["secret"] == "temporary_password"
+    assert "password" not in body["variables"] and "link" not in body["variables"]
+    assert not GENERATED_PASSWORD.search(dead["Body"]) and "token=" not in dead["Body"]
+    # The runbook: SES is back, the dead letter goes back on the queue, and it works.
+    monkeypatch.undo()
+    postman.sqs.send_message(QueueUrl=postman.queue_url, MessageBody=dead["Body"])
+    postman.drain()
+    [email] = postman.sent()
+    assert shop.login(MARIO, password_in(email))["statusCode"] == 200
+    assert log_entry(operator)["status"] == "sent"

@@ -24,6 +24,12 @@ VALID_CREDENTIALS = {
 }
 
 
+def body_of(html: str) -> str:
+    """The rendered body of an email's HTML document (the part a template writes)."""
+    assert html.startswith("<!doctype html><html lang=")
+    return html.split("<body", 1)[1].split(">", 1)[1].removesuffix("</body></html>")
+
+
 def errors_of(response) -> list[dict]:
     assert response["statusCode"] == 422, response
     assert response["headers"]["Content-Type"] == "application/problem+json"
@@ -91,7 +97,7 @@ def test_the_sender_uses_the_saved_template(operator, postman, frozen_clock):
     assert email["subject"] == "Benvenuto Mario da Palestra Aurora"
     assert email["text"].startswith(f"Utente {MARIO}, portale http://127.0.0.1:3000. Imposta: ")
     assert "/reset-password?token=" in email["text"]
-    assert email["html"].startswith(f"<p>Utente <b>{MARIO}</b></p>")
+    assert body_of(email["html"]).startswith(f"<p>Utente <b>{MARIO}</b></p>")
 
 
 def test_put_with_an_unknown_variable_is_422_naming_it(operator):
@@ -232,13 +238,14 @@ def test_preview_renders_a_draft_with_sample_values_without_saving(operator):
     assert response["statusCode"] == 200, response
     # The deployment's own business name and storefront links (tests/conftest.py: BUSINESS_NAME
     # "Palestra Aurora", STOREFRONT_BASE_URL the default), sample customer values.
-    assert response["json"] == {
-        "subject": "Ciao Maria da Palestra Aurora",
-        "text": "maria.rossi@example.com: "
-        "http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN (72h)",
-        "html": "<p>Maria</p>"
-        "<a href='http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN'>x</a>",
-    }
+    rendered = response["json"]
+    assert rendered["subject"] == "Ciao Maria da Palestra Aurora"
+    assert rendered["text"] == (
+        "maria.rossi@example.com: http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN (72h)"
+    )
+    assert body_of(rendered["html"]) == (
+        "<p>Maria</p><a href='http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN'>x</a>"
+    )
     assert operator.template("account_credentials", "it")["json"]["customised"] is False
 
 
@@ -311,7 +318,7 @@ def test_a_customers_name_is_escaped_in_the_sent_html_and_kept_out_of_header_lin
             VALID_CREDENTIALS,
             subject="Ciao {{ first_name }}",
             text="Ciao {{ first_name }}: {{ link }}",
-            html="<p>{{ first_name }}</p>{{ link }}",
+            html='<p title="{{ first_name }}">{{ first_name }}</p><a href="{{ link }}">x</a>',
         ),
     )
     assert saved["statusCode"] == 200
@@ -324,7 +331,10 @@ def test_a_customers_name_is_escaped_in_the_sent_html_and_kept_out_of_header_lin
     # The text part is plain text: the name as typed.
     assert email["text"].startswith(f"Ciao {name}: http://127.0.0.1:3000/reset-password?token=")
     assert "<img" not in email["html"]
-    assert email["html"].startswith("<p>&lt;img src=x onerror=&quot;steal()&quot;&gt; &amp; Co")
+    # Escaped in text and in the (quoted) attribute alike: the name stays inside its quotes.
+    escaped = "&lt;img src=x onerror=&quot;steal()&quot;&gt; &amp; Co"
+    assert body_of(email["html"]).startswith(f'<p title="{escaped}')
+    assert f">{escaped}" in email["html"]
 
 
 def test_preview_without_a_body_renders_the_current_template(operator):

@@ -331,19 +331,19 @@ def test_the_operator_detail_shows_locked_out_false_normally(desk, frozen_clock)
 
 
 def test_a_forgot_request_racing_a_disable_sends_nothing(shop, desk, postman, monkeypatch):
-    """The account is disabled between the sender's read and its write: no link is
-    issued and no email goes to the disabled account."""
-    from portal_accounts import links
+    """The account is disabled between the sender's read and its write: the request is
+    decided again, and no email goes to the disabled account."""
+    from portal_accounts.email import outbox
 
     seed_account(MARIO, [("Mario", "Rossi")])
-    original = links.issue_actions
+    original = outbox.prepare
 
-    def disabled_meanwhile(account, purpose):
-        monkeypatch.setattr(links, "issue_actions", original)
+    def disabled_meanwhile(**email):
+        monkeypatch.setattr(outbox, "prepare", original)
         assert desk.disable(MARIO)["statusCode"] == 200
-        return original(account, purpose)
+        return original(**email)
 
-    monkeypatch.setattr(links, "issue_actions", disabled_meanwhile)
+    monkeypatch.setattr(outbox, "prepare", disabled_meanwhile)
     assert shop.forgot(MARIO)["statusCode"] == 202
     postman.drain()
     assert postman.sent_to(MARIO) == []
@@ -353,17 +353,17 @@ def test_a_forgot_request_racing_a_disable_sends_nothing(shop, desk, postman, mo
 def test_a_forgot_request_racing_a_password_change_still_sends_a_working_link(
     shop, desk, postman, monkeypatch
 ):
-    from portal_accounts import links
+    from portal_accounts.email import outbox
 
     seed_account(MARIO, [("Mario", "Rossi")])
-    original = links.issue_actions
+    original = outbox.prepare
 
-    def changed_meanwhile(account, purpose):
-        monkeypatch.setattr(links, "issue_actions", original)
+    def changed_meanwhile(**email):
+        monkeypatch.setattr(outbox, "prepare", original)
         assert desk.set_password(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 204
-        return original(account, purpose)
+        return original(**email)
 
-    monkeypatch.setattr(links, "issue_actions", changed_meanwhile)
+    monkeypatch.setattr(outbox, "prepare", changed_meanwhile)
     assert shop.forgot(MARIO)["statusCode"] == 202
     postman.drain()
     [email] = postman.sent_to(MARIO)

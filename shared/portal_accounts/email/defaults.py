@@ -2,7 +2,8 @@
 
 Each template has a fixed list of variables (`VARIABLES`) and the ones it cannot do
 without (`REQUIRED`): a link email without its link, or a new-password email without the
-password, would be useless.
+password, would be useless. The HTML part is the body of the email (rendering.document
+wraps it), and keeps the rules of email/safety.py like any operator's copy.
 """
 
 from __future__ import annotations
@@ -40,13 +41,6 @@ SAMPLE_VALUES = {
 }
 
 
-def _html(body: str) -> str:
-    return (
-        '<!doctype html><html><body style="font-family:Arial,sans-serif;line-height:1.5">'
-        f"{body}</body></html>"
-    )
-
-
 DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
     ("password_reset_link", "it"): {
         "subject": "{{ business_name }}: reimposta la tua password",
@@ -61,7 +55,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "Se non hai chiesto tu il reset, ignora questa email: la password resta quella "
             "di prima.\n\n{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Ciao {{ first_name }},</p>"
             "<p>abbiamo ricevuto una richiesta di reimpostare la password dell'account "
             "<strong>{{ username }}</strong>.</p>"
@@ -84,7 +78,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "If you did not ask for this, ignore this email: your password stays as it "
             "was.\n\n{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Hello {{ first_name }},</p>"
             "<p>we received a request to reset the password of the account "
             "<strong>{{ username }}</strong>.</p>"
@@ -106,7 +100,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "di sceglierne una tua. Vale {{ password_valid_days }} giorni.\n\n"
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Ciao {{ first_name }},</p>"
             "<p>su tua richiesta abbiamo impostato una nuova password per l'account "
             "<strong>{{ username }}</strong>:</p>"
@@ -126,7 +120,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "choose your own. It is valid for {{ password_valid_days }} days.\n\n"
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Hello {{ first_name }},</p>"
             "<p>as requested, we set a new password for the account "
             "<strong>{{ username }}</strong>:</p>"
@@ -147,7 +141,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "Il link vale {{ link_valid_hours }} ore e si può usare una sola volta.\n\n"
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Ciao {{ first_name }},</p>"
             "<p>ecco i dati per accedere al portale di {{ business_name }}, dove puoi "
             "prenotare e acquistare:</p>"
@@ -169,7 +163,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             "The link is valid for {{ link_valid_hours }} hours and works once.\n\n"
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Hello {{ first_name }},</p>"
             "<p>here is how to log in to the {{ business_name }} portal, where you can book "
             "and buy:</p>"
@@ -189,7 +183,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             '"Password dimenticata" su {{ portal_url }} e contattaci.\n\n'
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Ciao {{ first_name }},</p>"
             "<p>la password dell'account <strong>{{ username }}</strong> è stata cambiata il "
             "{{ changed_at }}.</p>"
@@ -207,7 +201,7 @@ DEFAULTS: dict[tuple[str, str], dict[str, str]] = {
             '"Forgot password" at {{ portal_url }} and contact us.\n\n'
             "{{ business_name }}"
         ),
-        "html": _html(
+        "html": (
             "<p>Hello {{ first_name }},</p>"
             "<p>the password of the account <strong>{{ username }}</strong> was changed on "
             "{{ changed_at }}.</p>"

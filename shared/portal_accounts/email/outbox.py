@@ -1,8 +1,10 @@
 """Enqueue, never send inline: an email request goes to SQS and into the account's log.
 
-The request carries everything the sender needs (template, language, recipient, values)
-and an idempotency key, so a redelivered message is sent at most once. The only secret
-it can carry is a new password, and the queue is encrypted; it is never logged.
+The request carries what the sender needs to render it (template, language, recipient,
+values) and an idempotency key, so a redelivered message is sent at most once. It never
+carries a secret: an email with a temporary password or a link names it (`secret`) and
+the sender creates it when it sends (email/issuing.py). So no password or token rests in
+the queue, the dead-letter queue, a redrive or a log of either.
 """
 
 from __future__ import annotations
@@ -20,10 +22,21 @@ from portal_accounts.validation import parse
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
+# What the sender creates at send time (EmailRequest.secret), and the variable it fills.
+TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a kind, not a password
+RESET_LINK = "reset_link"
+SET_PASSWORD_LINK = "set_password_link"  # noqa: S105 - a kind, not a password
+SECRET_VARIABLES = {TEMPORARY_PASSWORD: "password", RESET_LINK: "link", SET_PASSWORD_LINK: "link"}
+
 
 @dataclass(frozen=True, kw_only=True)
 class EmailRequest:
-    """The queue message."""
+    """The queue message.
+
+    `secret`: what the sender creates when it sends ("" for nothing), for the account's
+    customer `customer_id`; a temporary password only while the account is still at
+    `credential_version`, the version the operator's request left it at.
+    """
 
     username: str
     email_id: str
@@ -32,6 +45,9 @@ class EmailRequest:
     to: str
     variables: dict[str, str]
     idempotency_key: str
+    secret: str = ""
+    customer_id: str = ""
+    credential_version: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -74,8 +90,21 @@ class Outgoing:
 
 
 def prepare(
-    *, username: str, template_id: str, locale: str, to: str, variables: dict[str, str]
+    *,
+    username: str,
+    template_id: str,
+    locale: str,
+    to: str,
+    variables: dict[str, str],
+    secret: str = "",
+    customer_id: str = "",
+    credential_version: int = 0,
 ) -> Outgoing:
+    """The log entry and the request; refuses (ValueError) a secret among the variables."""
+    if carried := set(variables) & set(SECRET_VARIABLES.values()):
+        raise ValueError(f"a queue message never carries {sorted(carried)}: name a secret")
+    if secret and secret not in SECRET_VARIABLES:
+        raise ValueError(f"unknown secret {secret!r}")
     now = clock.now()
     entry = EmailLogModel(
         username=username,
@@ -95,6 +124,9 @@ def prepare(
         to=to,
         variables=variables,
         idempotency_key=f"{username}|{entry.email_id}",
+        secret=secret,
+        customer_id=customer_id,
+        credential_version=credential_version,
     )
     return Outgoing(entry, request)
 

@@ -2,7 +2,9 @@
 
 Chosen over a template engine on purpose: operators edit these texts, and a placeholder
 substitution cannot run code, loop, or reach anything but the fixed variables of its
-template. Values are HTML-escaped in the HTML part; subjects lose CR/LF.
+template. Values are HTML-escaped in the HTML part (quotes too: email/safety.py admits
+placeholders in attributes only inside quotes, where that escaping is enough); subjects
+lose CR/LF. The HTML part is the body of the email; `document` wraps it.
 """
 
 from __future__ import annotations
@@ -41,10 +43,28 @@ def check_part(
 def render(source: str, values: dict[str, str], *, escape: bool = False) -> str:
     def value_of(match: re.Match) -> str:
         value = str(values.get(match.group(1), ""))
-        return html.escape(value) if escape else value
+        return html.escape(value, quote=True) if escape else value
 
     return PLACEHOLDER.sub(value_of, source)
 
 
 def render_subject(source: str, values: dict[str, str]) -> str:
     return " ".join(render(source, values).replace("\r", " ").replace("\n", " ").split())
+
+
+def document(body: str, *, lang: str, policy: str | None = None) -> str:
+    """The email's HTML document around a rendered body: fixed, never an operator's.
+
+    `policy`, a Content-Security-Policy, goes in a meta tag: for the preview, which a
+    dashboard may show as a document of its own (an iframe's srcdoc gets no headers).
+    """
+    meta = (
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+        if policy
+        else ""
+    )
+    return (
+        f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">{meta}'
+        '</head><body style="font-family:Arial,sans-serif;line-height:1.5">'
+        f"{body}</body></html>"
+    )

@@ -8,6 +8,8 @@
 - A permanent error (rejected or malformed address, unverified sender) is logged as
   failed and the message consumed: it never blocks its batch, nor comes back.
 - Templates are read at most once per template and language per batch.
+- Secrets (a temporary password, a link) are created here, just before sending, from the
+  request's references: none travels on the queue (email/issuing.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
 from portal_accounts.email.outbox import EmailRequest
-from portal_accounts.email.templates import Rendered, Template, get_template, render_template
+from portal_accounts.email.templates import (
+    Rendered,
+    Template,
+    render_template,
+    template_for_sending,
+)
 from portal_accounts.models import EmailLogModel
 from portal_accounts.observability import logger
 
@@ -65,7 +72,7 @@ def _ses():
 
 
 class TemplateCache:
-    """One read per template and language per batch."""
+    """One read (and, for a customised copy, one check) per template and language per batch."""
 
     def __init__(self) -> None:
         self._templates: dict[tuple[str, str], Template] = {}
@@ -73,7 +80,7 @@ class TemplateCache:
     def get(self, template_id: str, locale: str) -> Template:
         key = (template_id, locale)
         if key not in self._templates:
-            self._templates[key] = get_template(template_id, locale)
+            self._templates[key] = template_for_sending(template_id, locale)
         return self._templates[key]
 
 
@@ -101,9 +108,26 @@ def _send(request: EmailRequest, rendered: Rendered) -> str:
 
 
 def deliver(request: dict, templates: TemplateCache) -> dict:
-    """Render and send one request; the log entry says how it went."""
+    """Render and send one request; the log entry says how it went.
+
+    A request with a secret has it created first (email/issuing.py): a retry after a
+    failed send creates a new one, which replaces the one nobody received. Once SES has
+    accepted the email nothing may fail the request, or a redelivery would send it again
+    (with a different password): a log entry that cannot be written is only a warning.
+    """
     email = EmailRequest.from_payload(request)
-    rendered = render_template(templates.get(email.template_id, email.locale), email.variables)
+    template = templates.get(email.template_id, email.locale)
+    variables = email.variables
+    if email.secret:
+        from portal_accounts.email.issuing import Superseded, issue
+
+        try:
+            variables = {**variables, **issue(email)}
+        except Superseded as why:
+            _mark(email, status=outbox.FAILED, error=f"not sent: {why}")
+            logger.info("email superseded", extra={"email_id": email.email_id, "why": str(why)})
+            return {"status": outbox.FAILED}
+    rendered = render_template(template, variables)
     try:
         message_id = _send(email, rendered)
     except ClientError as error:
@@ -113,7 +137,13 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
             logger.warning("email rejected", extra={"email_id": email.email_id, "code": code})
             return {"status": outbox.FAILED}
         raise
-    _mark(email, status=outbox.SENT, sent_at=clock.now(), error=None)
+    try:
+        _mark(email, status=outbox.SENT, sent_at=clock.now(), error=None)
+    except Exception as error:  # sent all the same: never again
+        logger.warning(
+            "email sent, its log entry not updated",
+            extra={"email_id": email.email_id, "error": type(error).__name__},
+        )
     logger.info("email sent", extra={"email_id": email.email_id, "message_id": message_id})
     return {"status": outbox.SENT}
 

@@ -1,4 +1,9 @@
-"""F6: the operators' templates — shipped defaults, customised copies, validation, preview."""
+"""F6: the operators' templates — shipped defaults, customised copies, validation, preview.
+
+Validation is the placeholder syntax (rendering.py) plus the safety rules (safety.py:
+what the HTML may hold, where a secret may go), for a save, a preview, and again in the
+sender for a customised copy, which may have been saved under older rules.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from portal_accounts import clock
 from portal_accounts.audit import Actor, build_event, template_subject
 from portal_accounts.config import get_settings
+from portal_accounts.email import safety
 from portal_accounts.email.defaults import (
     DEFAULTS,
     LOCALES,
@@ -15,10 +21,17 @@ from portal_accounts.email.defaults import (
     TEMPLATE_IDS,
     VARIABLES,
 )
-from portal_accounts.email.rendering import check_part, render, render_subject
+from portal_accounts.email.rendering import (
+    TemplateProblem,
+    check_part,
+    document,
+    render,
+    render_subject,
+)
 from portal_accounts.errors import InvalidInput, NotFound
 from portal_accounts.links import link_url
 from portal_accounts.models import TemplateModel
+from portal_accounts.observability import logger
 from portal_accounts.store import transaction
 
 PARTS = ("subject", "text", "html")
@@ -77,19 +90,51 @@ def list_templates() -> list[dict]:
     ]
 
 
-def validate(template_id: str, parts: dict[str, str]) -> None:
-    """422 naming every unknown variable, missing required one and syntax error."""
+def problems_of(template_id: str, parts: dict[str, str]) -> list[TemplateProblem]:
+    """Every unknown variable, missing required one, syntax error and unsafe construct."""
     allowed = set(VARIABLES[template_id])
     required = set(REQUIRED[template_id])
     problems = []
     for name in PARTS:
         # The subject is a single line and never required to carry the link/password.
         problems += check_part(name, parts[name], allowed, set() if name == "subject" else required)
+    problems += [TemplateProblem("subject", r) for r in safety.subject_problems(parts["subject"])]
+    problems += [TemplateProblem("html", r) for r in safety.html_problems(parts["html"])]
+    return problems
+
+
+def validate(template_id: str, parts: dict[str, str]) -> None:
+    """422 naming every problem, each with the part it is in."""
+    problems = problems_of(template_id, parts)
     if problems:
         raise InvalidInput(
             "; ".join(f"{p.field}: {p.reason}" for p in problems),
             errors=[{"field": p.field, "reason": p.reason} for p in problems],
         )
+
+
+def template_for_sending(template_id: str, locale: str) -> Template:
+    """What the sender renders: a customised copy only while it keeps today's rules.
+
+    A copy saved before a rule existed (or written to the table by other means) is not
+    sent: the shipped default goes instead, and the log says so.
+    """
+    template = get_template(template_id, locale)
+    if template.customised and (problems := problems_of(template_id, _parts(template))):
+        logger.warning(
+            "customised template refused, the shipped default sent instead",
+            extra={
+                "template_id": template_id,
+                "locale": locale,
+                "problems": [f"{p.field}: {p.reason}" for p in problems],
+            },
+        )
+        return Template(template_id, locale, customised=False, **DEFAULTS[(template_id, locale)])
+    return template
+
+
+def _parts(template: Template) -> dict[str, str]:
+    return {name: getattr(template, name) for name in PARTS}
 
 
 def save_template(template_id: str, locale: str, parts: dict[str, str], actor: Actor) -> Template:
@@ -120,11 +165,14 @@ def reset_template(template_id: str, locale: str, actor: Actor) -> None:
         tx.save(build_event(template_subject(template_id, locale), actor, "template.reverted"))
 
 
-def render_template(template: Template, values: dict[str, str]) -> Rendered:
+def render_template(
+    template: Template, values: dict[str, str], *, policy: str | None = None
+) -> Rendered:
+    body = render(template.html, values, escape=True)
     return Rendered(
         subject=render_subject(template.subject, values),
         text=render(template.text, values),
-        html=render(template.html, values, escape=True),
+        html=document(body, lang=template.locale, policy=policy),
     )
 
 
@@ -134,7 +182,20 @@ def preview(template_id: str, locale: str, draft: dict[str, str | None]) -> Rend
     parts = {name: draft.get(name) or getattr(current, name) for name in PARTS}
     validate(template_id, parts)
     draft_template = Template(template_id, locale, customised=current.customised, **parts)
-    return render_template(draft_template, sample_values())
+    return render_template(draft_template, sample_values(), policy=preview_policy())
+
+
+def preview_policy() -> str:
+    """The Content-Security-Policy of a preview, for any client that renders it.
+
+    No script, no frame, no form, no base: nothing but inline styles (the templates'
+    style attributes) and images from the storefront, the only ones an email may show.
+    """
+    scheme, host = safety.storefront_origin()
+    return (
+        f"default-src 'none'; img-src {scheme}://{host}; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def sample_values() -> dict[str, str]:
