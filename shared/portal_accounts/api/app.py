@@ -34,10 +34,12 @@ from portal_accounts.errors import (
     InvalidInput,
     MalformedBody,
     NotFound,
+    TemporarilyUnavailable,
     UnsupportedMediaType,
 )
 from portal_accounts.observability import logger
-from portal_accounts.sessions import Principal
+from portal_accounts.sessions import UNAVAILABLE_CONTEXT, Principal
+from portal_accounts.store import BUSY, system_fault
 from portal_accounts.validation import Invalid, check_value, parse
 
 if TYPE_CHECKING:
@@ -214,12 +216,28 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
                 result = call.route.function(**call.arguments(event, match))
             finally:
                 call.router.current_event = {}  # nothing of a request outlives it
+        except TemporarilyUnavailable as error:
+            result = _unavailable(error, system_fault(error.__cause__ or error) or error.type)
         except DomainError as error:
             result = from_domain_error(error)
+        except Exception as error:
+            code = system_fault(error)
+            if code is None:
+                raise  # a bug: Lambda records it, API Gateway answers 500
+            result = _unavailable(TemporarilyUnavailable(BUSY), code)
         return _answer(result)
 
     init_done()  # the last step of the function's module (see portal_accounts/__init__)
     return handler
+
+
+def _unavailable(error: TemporarilyUnavailable, code: str) -> Response:
+    """The 503 for AWS throttling, conflicts, timeouts: the client retries after a pause.
+
+    Logged with the error's code only: AWS's messages may quote the request's values.
+    """
+    logger.warning("AWS is unavailable: answered 503", extra={"error_code": code})
+    return from_domain_error(error)
 
 
 def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
@@ -262,11 +280,15 @@ def _admitted(event: dict) -> dict:
     """What every request passes before its route runs; the event with a text body.
 
     Raises the problem to answer instead: 401 (an operator route without an operator:
-    behind API Gateway the JWT authorizer already made sure), 413 (too large), 415 (not
-    JSON), 400 (not UTF-8).
+    behind API Gateway the JWT authorizer already made sure), 503 (the session authorizer
+    could not check the session, see functions/session_authorizer), 413 (too large), 415
+    (not JSON), 400 (not UTF-8).
     """
     if str(event.get("rawPath", "")).startswith(OPERATOR_PREFIX):
         operator_actor_of(event)
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if authorizer.get("lambda") == UNAVAILABLE_CONTEXT:
+        raise TemporarilyUnavailable(BUSY)
     body = event.get("body") or ""
     if not body:
         return event
