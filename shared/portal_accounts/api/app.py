@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from portal_accounts import init_done
-from portal_accounts.api.problems import NO_STORE, from_domain_error
+from portal_accounts.api.problems import NO_STORE, SECURITY_HEADERS, from_domain_error
 from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
 from portal_accounts.errors import (
@@ -251,7 +251,8 @@ def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
 
 
 def _answer(result: Any) -> dict:
-    """The route's result in API Gateway's response shape, never cached."""
+    """The route's result in API Gateway's response shape: never cached, HTTPS only, its
+    Content-Type taken as sent (problem documents come through here too)."""
     if not isinstance(result, Response):
         result = Response(200, JSON, result)
     body = result.body
@@ -260,7 +261,7 @@ def _answer(result: Any) -> dict:
     headers = {"Content-Type": result.content_type} if result.content_type else {}
     return {
         "statusCode": result.status_code,
-        "headers": {**headers, **result.headers, **NO_STORE},
+        "headers": {**headers, **result.headers, **NO_STORE, **SECURITY_HEADERS},
         "body": body or "",
         "isBase64Encoded": False,
     }
@@ -291,24 +292,40 @@ def _admitted(event: dict) -> dict:
         raise TemporarilyUnavailable(BUSY)
     body = event.get("body") or ""
     if not body:
-        return event
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        return event  # nothing to read: no Content-Type needed
+    encoded = bool(event.get("isBase64Encoded"))
+    if _size_of(body, encoded) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     # Media types are case-insensitive (RFC 9110), parameters (charset) aside.
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type and media_type != JSON:
+    if media_type != JSON:
         raise UnsupportedMediaType(
             "Send the body as JSON with Content-Type: application/json.",
-            errors=[{"field": "content-type", "reason": f"unsupported: {media_type}"}],
+            errors=[
+                {
+                    "field": "content-type",
+                    "reason": f"unsupported: {media_type}" if media_type else "missing",
+                }
+            ],
         )
-    if event.get("isBase64Encoded"):
+    if encoded:
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise MalformedBody("The body is not UTF-8 JSON.") from None
         event = {**event, "body": text, "isBase64Encoded": False}
     return event
+
+
+def _size_of(body: str, base64_encoded: bool) -> int:
+    """The body's size in bytes as the client sent it: UTF-8 for text, decoded for base64
+    (whose validity is checked later: here only its length counts)."""
+    if base64_encoded:
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    if len(body) > MAX_BODY_BYTES:
+        return len(body)  # too large whatever its characters: no need to encode it
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 def path_value(raw: str) -> str:
