@@ -2,12 +2,20 @@
 
 Reusable by any storefront API (bookings, purchases): it passes the account and its
 linked customers to the handler. No result caching, so revocation is immediate.
+
+When AWS fails the check (DynamoDB throttling, a timeout), the session is neither valid
+nor ended, and an authorizer can only allow, deny (401, 403) or fail (API Gateway's 500).
+It allows with UNAVAILABLE_CONTEXT and no principal: the handler's dispatcher
+(portal_accounts.api.app) answers that with a 503 problem and Retry-After before any route
+runs, so the client retries instead of logging its customer out. Every function behind
+this authorizer must be served by that dispatcher.
 """
 
 from portal_accounts import init_done
-from portal_accounts.errors import AuthenticationFailed
+from portal_accounts.errors import AuthenticationFailed, TemporarilyUnavailable
 from portal_accounts.observability import logger
-from portal_accounts.sessions import authenticate
+from portal_accounts.sessions import UNAVAILABLE_CONTEXT, authenticate
+from portal_accounts.store import system_fault
 
 # While the password must be changed, a session may do only this.
 ALLOWED_WHILE_CHANGE_REQUIRED = {"GET /me", "PUT /me/password", "POST /auth/logout"}
@@ -19,6 +27,11 @@ def _bearer(headers: dict) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def _unavailable(code: str) -> dict:
+    logger.warning("AWS is unavailable: the session was not checked", extra={"error_code": code})
+    return {"isAuthorized": True, "context": UNAVAILABLE_CONTEXT}
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: object) -> dict:
     try:
@@ -26,6 +39,13 @@ def handler(event: dict, context: object) -> dict:
     except AuthenticationFailed:
         # API Gateway answers 401 when an authorizer fails with exactly this message.
         raise Exception("Unauthorized") from None
+    except TemporarilyUnavailable as error:  # DynamoDB kept keys unprocessed
+        return _unavailable(error.type)
+    except Exception as error:
+        code = system_fault(error)
+        if code is None:
+            raise  # a bug: API Gateway answers 500
+        return _unavailable(code)
     if (
         principal.password_change_required
         and event.get("routeKey") not in ALLOWED_WHILE_CHANGE_REQUIRED

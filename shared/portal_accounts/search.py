@@ -16,6 +16,8 @@ import re
 import unicodedata
 
 from portal_accounts.models import AccountModel, SearchEntryModel, linked_customers
+from portal_accounts.observability import logger
+from portal_accounts.store import system_fault
 
 MIN_TOKEN = 2
 MAX_TOKEN = 12
@@ -45,7 +47,22 @@ def entry_key(status: str, username: str) -> str:
 
 
 def sync(account: AccountModel) -> None:
-    """Bring the index in line with the account, then record what it holds."""
+    """Bring the index in line with the account, then record what it holds.
+
+    It runs once the change it follows is written, so AWS failing here (throttling, a
+    timeout) must not turn that change into an error whose retry would answer 409 or 404:
+    the index stays behind, the account says so, and its next sync catches up.
+    """
+    try:
+        _sync(account)
+    except Exception as error:
+        code = system_fault(error)
+        if code is None:
+            raise
+        logger.warning("search index left behind", extra={"error_code": code})
+
+
+def _sync(account: AccountModel) -> None:
     words = account_words(account)
     old_words = set(account.indexed_words or ())
     old_status = account.indexed_status

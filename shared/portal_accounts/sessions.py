@@ -30,6 +30,9 @@ from portal_accounts.models import AccountModel, SessionModel, linked_customers
 from portal_accounts.store import batch_get
 
 SESSION_ENDED = "Your session has ended: log in again."
+# What the session authorizer passes instead of a principal when AWS could not tell whether
+# the session is valid (throttling, a timeout): the dispatcher answers 503, runs no route.
+UNAVAILABLE_CONTEXT = {"unavailable": True}
 
 
 def hash_token(token: str) -> str:
@@ -153,7 +156,9 @@ def authenticate(token: str | None) -> Principal:
                 actions=[SessionModel.last_seen_at.set(now)],
                 condition=SessionModel.session_hash.exists(),
             )
-        except UpdateError:
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise  # the system's fault (throttling...), not the session's: a 503
             raise AuthenticationFailed(SESSION_ENDED) from None  # logged out meanwhile
     return Principal(
         username=username,

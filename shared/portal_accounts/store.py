@@ -7,13 +7,76 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import botocore.exceptions
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, VerboseClientError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from portal_accounts.errors import TemporarilyUnavailable
 from portal_accounts.models import AccountModel
+
+BUSY = "The service is busy: try again in a moment."
+
+# Answers that blame the system, not the request: throttling, a server error, another
+# transaction on the same items. The same call may well succeed a moment later.
+_SYSTEM_CODES = frozenset(
+    {
+        # DynamoDB
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+        "ReplicatedWriteConflictException",
+        # any AWS service (SQS, SES): the common errors
+        "Throttling",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalFailure",
+    }
+)
+# A transaction's cancellation reasons that are the system's (TransactWriteItems' docs).
+_SYSTEM_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+# No answer at all: a read or connect timeout, an endpoint out of reach, a dropped connection.
+_NETWORK_ERRORS = (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError)
+
+
+def system_fault(error: BaseException) -> str | None:
+    """The AWS error code (or botocore's exception name) when `error` is the system's
+    fault, such as DynamoDB throttling or a timeout; None for anything else.
+
+    Looks through PynamoDB's wrappers (PutError, TransactWriteError...) to their cause.
+    """
+    if isinstance(error, PynamoDBException) and error.cause is not None:
+        error = error.cause
+    if isinstance(error, _NETWORK_ERRORS):
+        return type(error).__name__
+    if not isinstance(error, botocore.exceptions.ClientError):
+        return None
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    if code in _SYSTEM_CODES:
+        return code
+    if code == "TransactionCanceledException":
+        reasons = _reasons_of(error)
+        system = reasons & _SYSTEM_REASONS
+        # A failed condition is the request's answer (409, 410...), even beside a conflict.
+        if system and "ConditionalCheckFailed" not in reasons:
+            return sorted(system)[0]
+        return None
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code if int(status) >= 500 else None
+
+
+def _reasons_of(error: botocore.exceptions.ClientError) -> set[str]:
+    """The codes of a cancelled transaction's reasons ("None" for the parts that passed)."""
+    if isinstance(error, VerboseClientError):  # PynamoDB keeps them apart from `response`
+        return {reason.code if reason else "None" for reason in error.cancellation_reasons}
+    return {str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []}
 
 
 @lru_cache(maxsize=1)
@@ -31,6 +94,15 @@ class TransactionCancelled(Exception):
 
 @contextmanager
 def transaction() -> Iterator[TransactWrite]:
+    """A TransactWriteItems; TransactionCancelled when one of its conditions failed,
+    TemporarilyUnavailable (503) when DynamoDB throttled it or another transaction on the
+    same items was in the way (TransactionConflict).
+
+    A conflict is not a failed condition: nobody has shown that the condition is false,
+    only that someone else was writing. Callers turn a failed condition into the client's
+    error (409 username taken, 410 link used); the retry that the 503 asks for re-reads
+    and gets the right answer, a 2xx or that same 409.
+    """
     try:
         with TransactWrite(connection=_connection()) as tx:
             yield tx
@@ -39,13 +111,13 @@ def transaction() -> Iterator[TransactWrite]:
         failed = {
             index
             for index, reason in enumerate(reasons)
-            # A concurrent transaction on the same item loses like a failed condition.
-            if reason is not None
-            and reason.code in ("ConditionalCheckFailed", "TransactionConflict")
+            if reason is not None and reason.code == "ConditionalCheckFailed"
         }
-        if not failed:
-            raise
-        raise TransactionCancelled(failed) from None
+        if failed:
+            raise TransactionCancelled(failed) from None
+        if system_fault(error):
+            raise TemporarilyUnavailable(BUSY) from error
+        raise
 
 
 # BatchGetItem may leave keys unprocessed (throttling, size): ask again for those, with a
@@ -78,7 +150,7 @@ def batch_get(*keys: tuple[type[Model], str]) -> dict[type[Model], Model | None]
         if not request:
             break
     else:
-        raise TemporarilyUnavailable("The service is busy: try again in a moment.")
+        raise TemporarilyUnavailable(BUSY)
     return {
         model: model.from_raw_data(found[model.Meta.table_name])
         if model.Meta.table_name in found

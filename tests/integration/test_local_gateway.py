@@ -8,7 +8,12 @@ import time
 import jwt
 import requests
 
-from tests.integration.conftest import ROOT, random_email, random_name
+from tests.integration.conftest import ROOT, assert_problem, random_email, random_name
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def test_operator_routes_refuse_requests_without_a_token(anonymous):
@@ -74,6 +79,38 @@ def test_handlers_answer_with_their_own_headers(api):
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["apigw-requestid"]
+
+
+def test_every_answer_of_a_handler_carries_the_security_headers(api, anonymous):
+    answers = [
+        api.get("/operator/accounts"),  # 200
+        api.post("/operator/customers", json={"first_name": "Anna"}),  # 422
+        anonymous.post("/auth/login", json={"username": "x@example.com", "password": "y"}),  # 401
+        api.get("/operator/customers/00000000-0000-0000-0000-000000000000"),  # 404
+    ]
+    assert [a.status_code for a in answers] == [200, 422, 401, 404]
+    for answer in answers:
+        for name, value in SECURITY_HEADERS.items():
+            assert answer.headers.get(name) == value, (answer.status_code, name)
+
+
+def test_a_body_without_content_type_is_415(api):
+    body = json.dumps({"first_name": "Anna", "last_name": random_name()}).encode()
+    response = api.post("/operator/customers", data=body)  # requests sends no Content-Type
+    assert "Content-Type" not in response.request.headers
+    problem = assert_problem(response, 415, "unsupported_media_type")
+    assert problem["errors"] == [{"field": "content-type", "reason": "missing"}]
+
+
+def test_the_body_limit_counts_bytes_not_characters(api):
+    # 6000 characters of 3 bytes each: 18,000 bytes in under 16,384 characters.
+    body = json.dumps({"first_name": "€" * 6000, "last_name": random_name()}, ensure_ascii=False)
+    response = api.post(
+        "/operator/customers",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 413, "body_too_large")
 
 
 def test_openapi_document_is_served(anonymous):

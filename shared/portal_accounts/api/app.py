@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from portal_accounts import init_done
-from portal_accounts.api.problems import NO_STORE, from_domain_error
+from portal_accounts.api.problems import NO_STORE, SECURITY_HEADERS, from_domain_error
 from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
@@ -37,10 +37,12 @@ from portal_accounts.errors import (
     InvalidInput,
     MalformedBody,
     NotFound,
+    TemporarilyUnavailable,
     UnsupportedMediaType,
 )
 from portal_accounts.observability import logger
-from portal_accounts.sessions import Principal
+from portal_accounts.sessions import UNAVAILABLE_CONTEXT, Principal
+from portal_accounts.store import BUSY, system_fault
 from portal_accounts.validation import Invalid, check_value, parse
 
 if TYPE_CHECKING:
@@ -248,12 +250,28 @@ def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
                 result = call.route.function(**call.arguments(event, match))
             finally:
                 call.router.current_event = {}  # nothing of a request outlives it
+        except TemporarilyUnavailable as error:
+            result = _unavailable(error, system_fault(error.__cause__ or error) or error.type)
         except DomainError as error:
             result = from_domain_error(error)
+        except Exception as error:
+            code = system_fault(error)
+            if code is None:
+                raise  # a bug: Lambda records it, API Gateway answers 500
+            result = _unavailable(TemporarilyUnavailable(BUSY), code)
         return _answer(result)
 
     init_done()  # the last step of the function's module (see portal_accounts/__init__)
     return handler
+
+
+def _unavailable(error: TemporarilyUnavailable, code: str) -> Response:
+    """The 503 for AWS throttling, conflicts, timeouts: the client retries after a pause.
+
+    Logged with the error's code only: AWS's messages may quote the request's values.
+    """
+    logger.warning("AWS is unavailable: answered 503", extra={"error_code": code})
+    return from_domain_error(error)
 
 
 def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
@@ -267,7 +285,8 @@ def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
 
 
 def _answer(result: Any) -> dict:
-    """The route's result in API Gateway's response shape, never cached."""
+    """The route's result in API Gateway's response shape: never cached, HTTPS only, its
+    Content-Type taken as sent (problem documents come through here too)."""
     if not isinstance(result, Response):
         result = Response(200, JSON, result)
     body = result.body
@@ -276,7 +295,7 @@ def _answer(result: Any) -> dict:
     headers = {"Content-Type": result.content_type} if result.content_type else {}
     return {
         "statusCode": result.status_code,
-        "headers": {**headers, **result.headers, **NO_STORE},
+        "headers": {**headers, **result.headers, **NO_STORE, **SECURITY_HEADERS},
         "body": body or "",
         "isBase64Encoded": False,
     }
@@ -296,31 +315,51 @@ def _admitted(event: dict) -> dict:
     """What every request passes before its route runs; the event with a text body.
 
     Raises the problem to answer instead: 401 (an operator route without an operator:
-    behind API Gateway the JWT authorizer already made sure), 413 (too large), 415 (not
-    JSON), 400 (not UTF-8).
+    behind API Gateway the JWT authorizer already made sure), 503 (the session authorizer
+    could not check the session, see functions/session_authorizer), 413 (too large), 415
+    (not JSON), 400 (not UTF-8).
     """
     if str(event.get("rawPath", "")).startswith(OPERATOR_PREFIX):
         operator_actor_of(event)
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if authorizer.get("lambda") == UNAVAILABLE_CONTEXT:
+        raise TemporarilyUnavailable(BUSY)
     body = event.get("body") or ""
     if not body:
-        return event
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        return event  # nothing to read: no Content-Type needed
+    encoded = bool(event.get("isBase64Encoded"))
+    if _size_of(body, encoded) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     # Media types are case-insensitive (RFC 9110), parameters (charset) aside.
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type and media_type != JSON:
+    if media_type != JSON:
         raise UnsupportedMediaType(
             "Send the body as JSON with Content-Type: application/json.",
-            errors=[{"field": "content-type", "reason": f"unsupported: {media_type}"}],
+            errors=[
+                {
+                    "field": "content-type",
+                    "reason": f"unsupported: {media_type}" if media_type else "missing",
+                }
+            ],
         )
-    if event.get("isBase64Encoded"):
+    if encoded:
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise MalformedBody("The body is not UTF-8 JSON.") from None
         event = {**event, "body": text, "isBase64Encoded": False}
     return event
+
+
+def _size_of(body: str, base64_encoded: bool) -> int:
+    """The body's size in bytes as the client sent it: UTF-8 for text, decoded for base64
+    (whose validity is checked later: here only its length counts)."""
+    if base64_encoded:
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    if len(body) > MAX_BODY_BYTES:
+        return len(body)  # too large whatever its characters: no need to encode it
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 def path_value(raw: str) -> str:

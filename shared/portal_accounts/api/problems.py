@@ -12,6 +12,12 @@ from portal_accounts.validation import Describe
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
+# On every answer: browsers use HTTPS only for two years (the API has no HTTP listener to
+# fall back to), and never guess a content type other than the one sent.
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass(kw_only=True)
