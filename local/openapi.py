@@ -106,6 +106,9 @@ def generate() -> dict:
         # What the handlers answer before their own code runs (portal_accounts.api.app):
         # any request body over its limit is refused, whatever the route.
         _declare(responses, 413, "Body too large", problem)
+        # A fault of AWS's (throttling, a transaction conflict, a timeout) or of the session
+        # authorizer's reads, on any route: retry after Retry-After.
+        _declare(responses, 503, "Temporarily unavailable", problem)
         if served.scope:
             _declare(responses, 403, f"insufficient_scope: needs {' or '.join(needed)}", problem)
         if has_body:

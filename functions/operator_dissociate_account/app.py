@@ -10,7 +10,7 @@ router = Router()
 @router.delete(
     "/operator/customers/<customer_id>/account",
     summary="Dissociate a customer from its account",
-    responses={204: {"description": "Dissociated"}, **problem_responses(401, 404, 409)},
+    responses={204: {"description": "Dissociated"}, **problem_responses(401, 404)},
 )
 def dissociate_account(customer_id: str) -> Response[None]:
     accounts.dissociate(path_value(customer_id), actor=operator_actor(router))

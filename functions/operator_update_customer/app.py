@@ -14,7 +14,7 @@ router = Router()
     summary="Update a customer",
     responses={
         200: {"description": "The updated customer"},
-        **problem_responses(400, 401, 404, 409, 413, 415, 422),
+        **problem_responses(400, 401, 404, 413, 415, 422),
     },
 )
 def update_customer(customer_id: str, body: CustomerPatch) -> CustomerOut:

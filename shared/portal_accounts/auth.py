@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, throttle
@@ -51,10 +49,9 @@ from portal_accounts.sessions import (
     new_session,
     temporary_password_expired,
 )
-from portal_accounts.store import TransactionCancelled, batch_get, transaction
+from portal_accounts.store import BUSY, TransactionCancelled, batch_get, system_fault, transaction
 
 GENERIC_FAILURE = "The username or the password is not correct."
-_AWS_FAULTS = (PynamoDBException, BotoCoreError, ClientError)
 
 
 def login_key(raw_username: str) -> str:
@@ -73,12 +70,11 @@ def _released_on_fault(attempt: throttle.Reservation) -> Iterator[None]:
         raise
     except DomainError:
         raise  # the attempt was resolved (refused, throttled, ...) where it was raised
-    except _AWS_FAULTS as fault:
+    except BaseException as error:
         attempt.release()
-        raise TemporarilyUnavailable("The service is busy: try again in a moment.") from fault
-    except BaseException:
-        attempt.release()
-        raise
+        if system_fault(error) is not None:
+            raise TemporarilyUnavailable(BUSY) from error
+        raise  # a bug: a 500, but still not the customer's failed attempt
 
 
 def _resolve_failed(attempt: throttle.Reservation, event: AuditEventModel) -> None:
@@ -293,7 +289,7 @@ def _commit_change(
         # sessions, this one included, ended), or this session was logged out.
         attempt.release()
         raise AuthenticationFailed(SESSION_ENDED) from None
-    outbox.dispatch(email)
+    outbox.dispatch_notice(email)
 
 
 def unlock(username: str, *, actor: Actor) -> AccountModel:

@@ -186,4 +186,4 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
         raise InvalidLink(
             "This link is not valid any more: request a new one from the login page."
         ) from None
-    outbox.dispatch(email)
+    outbox.dispatch_notice(email)

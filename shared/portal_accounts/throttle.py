@@ -44,6 +44,7 @@ from pynamodb.transactions import TransactWrite
 from portal_accounts.config import get_settings
 from portal_accounts.errors import TemporarilyUnavailable, Throttled
 from portal_accounts.models import ThrottleModel
+from portal_accounts.store import BUSY, system_fault
 
 MEMORY = timedelta(days=1)
 LOCKOUT_MEMORY = timedelta(days=365)
@@ -100,7 +101,8 @@ def _count(value: float | None) -> int:
 
 
 def _is_condition_failure(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
+    response = getattr(error.cause, "response", None) or {}  # none after a timeout
+    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Reservation:
             )
         except UpdateError as error:
             if not _is_condition_failure(error):
-                log.warning("could not release a login attempt: %s", error.cause_response_code)
+                log.warning("could not release a login attempt: %s", system_fault(error))
                 return
             try:
                 ThrottleModel(self.key).update(
@@ -158,7 +160,7 @@ class Reservation:
                 )
             except UpdateError as again:
                 if not _is_condition_failure(again):
-                    log.warning("could not release a login attempt: %s", again.cause_response_code)
+                    log.warning("could not release a login attempt: %s", system_fault(again))
 
 
 def _read(key: str) -> ThrottleModel | None:
@@ -223,9 +225,9 @@ def reserve(key: str, record: ThrottleModel | None, now: datetime) -> Reservatio
             ThrottleModel(key).update(actions=actions, condition=condition)
         except UpdateError as error:
             if not _is_condition_failure(error):
-                raise TemporarilyUnavailable(
-                    "The service is busy: try again in a moment."
-                ) from None
+                if system_fault(error) is None:
+                    raise  # not AWS's fault: a bug, and a 500
+                raise TemporarilyUnavailable(BUSY) from None
             record = _read(key)  # another attempt moved it: decide again on what is there
             continue
         return Reservation(

@@ -19,7 +19,6 @@ UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
         (function, "dynamodb:UpdateItem", "EmailLogTable"): QUEUE_FAILURE
         for function in (
             "AuthResetPasswordFunction",
-            "MeChangePasswordFunction",
             "OperatorCreateAccountFunction",
             "OperatorResetPasswordFunction",
             "OperatorSendCredentialsFunction",

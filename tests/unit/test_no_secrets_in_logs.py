@@ -12,6 +12,9 @@ INFO) or print.
 from __future__ import annotations
 
 import hashlib
+import logging
+
+import pytest
 
 from portal_accounts.models import AccountModel
 from tests.logs import captured
@@ -97,11 +100,14 @@ def run_the_flow(desk, operator, shop, postman, secrets: Secrets) -> None:
     assert shop.me(second["json"]["token"])["statusCode"] == 401
 
 
+@pytest.mark.parametrize("root_level", [logging.INFO, logging.DEBUG], ids=["INFO", "DEBUG"])
 def test_no_password_token_session_or_hash_is_ever_logged(
-    desk, operator, shop, postman, frozen_clock, capsys
+    desk, operator, shop, postman, frozen_clock, capsys, root_level
 ):
+    """Even with the root logger at DEBUG: botocore and PynamoDB, which log request bodies
+    at DEBUG, are held at INFO by portal_accounts.observability."""
     secrets = Secrets()
-    with captured() as logs:
+    with captured(root_level=root_level) as logs:
         run_the_flow(desk, operator, shop, postman, secrets)
     printed = capsys.readouterr()
     assert logs.records, "the flow logged nothing: the capture is not listening"

@@ -7,16 +7,14 @@ LOGIN_LOCKOUT_FAILURES failures in a row until a reset by email or an operator's
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import pytest
-from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 
 from functions.operator_get_account.app import handler as get_account_handler
 from portal_accounts import auth, throttle
 from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
+from tests import faults
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc, seed_account
 from tests.unit.storefront_helpers import link_in
 
@@ -50,25 +48,6 @@ def lockout_after(monkeypatch):
     yield configure
     os.environ.pop("LOGIN_LOCKOUT_FAILURES", None)
     get_settings.cache_clear()
-
-
-@contextmanager
-def aws_refuses(operation: str, code: str, *, times: int = 1_000_000):
-    """The emulated DynamoDB answers `code` to `operation`, `times` times."""
-    original = BaseClient._make_api_call
-    left = [times]
-
-    def failing(self, operation_name, params):
-        if operation_name == operation and left[0] > 0:
-            left[0] -= 1
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation_name)
-        return original(self, operation_name, params)
-
-    BaseClient._make_api_call = failing
-    try:
-        yield
-    finally:
-        BaseClient._make_api_call = original
 
 
 # ---- finding 4: throttling starts at the limit, not one attempt late ----------------------
@@ -256,7 +235,7 @@ def test_a_fault_after_the_attempt_was_counted_is_a_503_and_not_a_failure(
 ):
     seed_account(MARIO, [("Mario", "Rossi")])
     for _ in range(max_failures() + 2):
-        with aws_refuses("TransactWriteItems", code):
+        with faults.failing("TransactWriteItems", code, times=None):
             response = shop.login(MARIO, GOOD_PASSWORD)
         assert response["statusCode"] == 503, response
         assert response["json"]["type"] == "temporarily_unavailable"
@@ -270,7 +249,7 @@ def test_a_fault_after_the_attempt_was_counted_is_a_503_and_not_a_failure(
 
 def test_a_throttled_reservation_is_a_503(shop, frozen_clock):
     seed_account(MARIO, [("Mario", "Rossi")])
-    with aws_refuses("UpdateItem", "ThrottlingException"):
+    with faults.failing("UpdateItem", "ThrottlingException", times=None):
         response = shop.login(MARIO, GOOD_PASSWORD)
     assert response["statusCode"] == 503, response
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
@@ -280,7 +259,7 @@ def test_a_fault_during_a_password_change_costs_nothing(shop, frozen_clock):
     seed_account(MARIO, [("Mario", "Rossi")])
     session = shop.token(MARIO, GOOD_PASSWORD)
     for _ in range(max_failures() + 1):
-        with aws_refuses("TransactWriteItems", "ThrottlingException"):
+        with faults.failing("TransactWriteItems", "ThrottlingException", times=None):
             response = shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)
         assert response["statusCode"] == 503, response
     assert shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)["statusCode"] == 204
@@ -369,3 +348,16 @@ def test_a_forgot_request_racing_a_password_change_still_sends_a_working_link(
     [email] = postman.sent_to(MARIO)
     _, token = link_in(email)
     assert shop.verify(token)["statusCode"] == 200  # issued on the new version
+
+
+def test_a_change_stands_when_its_notice_cannot_be_queued(shop, desk, operator, frozen_clock):
+    """The password is changed; the queue refusing the "password changed" email must not
+    turn that into a 503 whose retry would then be refused (403: wrong current password)."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    with faults.failing("SendMessage", "ThrottlingException", service="sqs", times=None):
+        changed = shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)
+    assert changed["statusCode"] == 204, changed
+    assert shop.login(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 200
+    [entry] = operator.emails(MARIO)["json"]["items"]
+    assert (entry["template_id"], entry["status"]) == ("password_changed", "failed")

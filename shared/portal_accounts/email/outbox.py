@@ -17,6 +17,7 @@ from functools import lru_cache
 from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import CustomerModel, EmailLogModel
+from portal_accounts.observability import logger
 from portal_accounts.pagination import Page, decode_cursor, encode_cursor
 from portal_accounts.validation import parse
 
@@ -146,6 +147,20 @@ def dispatch(outgoing: Outgoing) -> None:
             ]
         )
         raise
+
+
+def dispatch_notice(outgoing: Outgoing) -> None:
+    """Queue a notice about a change that is already made ("your password was changed"):
+    if the queue refuses it, the log says so and the change still stands, so the request
+    that made it must not fail (its retry would find the link used or the password
+    changed)."""
+    try:
+        dispatch(outgoing)
+    except Exception as error:  # the log entry says "failed" when it could be written
+        logger.warning(
+            "notice not queued",
+            extra={"template_id": outgoing.entry.template_id, "error": type(error).__name__},
+        )
 
 
 def enqueue(**kwargs) -> EmailLogModel:
