@@ -8,10 +8,9 @@ SCAN_VENV := .venv-scan
 # The Lambda runtime is python3.13: use pyenv's 3.13 when the machine has it, else python3.
 PYTHON_313 := $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
 BASE_PYTHON := $(if $(PYTHON_313),$(PYTHON_313),python3)
-PYTHON_313_DIR := $(if $(PYTHON_313),$(dir $(PYTHON_313)),)
 PORT ?= 3000
 
-.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build clean
+.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
 	$(BASE_PYTHON) -m venv $(VENV)
@@ -49,14 +48,37 @@ lint: venv sam-venv scan-venv
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium shared functions local bench $(wildcard fuzz)
 
-# A real `sam build` (no Docker: the layer's shared/Makefile takes aarch64 wheels and needs
-# only python3.13 on PATH), then a check of what the layer holds.
+# A real `sam build`, without Docker: the layer (shared/Makefile) and the functions
+# (functions/Makefile) are makefile builds that need no python3.13, only a pip for the
+# layer's aarch64 wheels. With python3.13 (the runtime) they also ship bytecode; without
+# it the build says so once, and `make deploy` refuses it unless ALLOW_NO_BYTECODE=1.
+# Each kind of build keeps its own cache, so one never reuses the other's layer.
+BUILD_KIND := $(if $(PYTHON_313),bytecode,no-bytecode)
+NO_BYTECODE_NOTE := no python3.13 on this machine: the layer and the functions are built without bytecode, so on Lambda every cold start compiles them (about 1.6x the import time: docs/performance.md, "Bytecode"). Install Python 3.13 for a deployable build.
+
 build: sam-venv
-	PATH="$(PYTHON_313_DIR):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	$(if $(PYTHON_313),,@echo "make build: $(NO_BYTECODE_NOTE)" >&2)
+	LAMBDA_PYTHON="$(PYTHON_313)" PIP_PYTHON="$(abspath $(SAM_VENV)/bin/python)" \
+		$(SAM_VENV)/bin/sam build --template template.yaml --cache-dir .aws-sam/cache-$(BUILD_KIND)
 	@test -n "$$(find .aws-sam/build/DomainLayer -name '*aarch64*.so' | head -1)" || { echo "layer has no aarch64 wheels"; exit 1; }
 	@test -z "$$(find .aws-sam/build/DomainLayer -name '*x86_64*.so' | head -1)" || { echo "layer has x86_64 wheels"; exit 1; }
+ifneq ($(PYTHON_313),)
 	@test -n "$$(find .aws-sam/build/DomainLayer/python/portal_accounts -name '*.cpython-313.pyc' | head -1)" || { echo "layer has no bytecode"; exit 1; }
-	@echo "sam build: layer has aarch64 wheels only, and its bytecode"
+	@test -n "$$(find .aws-sam/build/AuthLoginFunction -name '*.cpython-313.pyc' | head -1)" || { echo "functions have no bytecode"; exit 1; }
+	@echo "sam build: layer has aarch64 wheels only, layer and functions their bytecode"
+else
+	@test -z "$$(find .aws-sam/build -name '*.pyc' | head -1)" || { echo "bytecode of another Python in the build"; exit 1; }
+	@echo "sam build: layer has aarch64 wheels only; no bytecode (see above)"
+endif
+
+# `sam deploy` of the last `make build` (DEPLOY_ARGS=--guided the first time). A build
+# without bytecode would cost every cold start: refused unless ALLOW_NO_BYTECODE=1.
+deploy: sam-venv
+	@test -f .aws-sam/build/template.yaml || { echo "make deploy: run make build first" >&2; exit 1; }
+	@test -n "$$(find .aws-sam/build/DomainLayer/python/portal_accounts -name '*.cpython-313.pyc' | head -1)" \
+		|| [ "$(ALLOW_NO_BYTECODE)" = 1 ] \
+		|| { echo "make deploy: the build has no python3.13 bytecode (built without python3.13): every cold start would compile the layer. Build on a machine with Python 3.13, or deploy anyway with ALLOW_NO_BYTECODE=1." >&2; exit 1; }
+	$(SAM_VENV)/bin/sam deploy $(DEPLOY_ARGS)
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
