@@ -305,3 +305,25 @@ def test_a_failed_session_touch_is_503_and_the_session_lives_on(world, frozen_cl
         assert_unavailable(world.shop.me(token))
     assert fault.injected
     assert world.shop.me(token)["statusCode"] == 200
+
+
+@pytest.mark.parametrize("flag", [True, "true"], ids=["boolean", "string"])
+def test_an_unchecked_session_is_503_whatever_the_shape_of_its_flag(flag):
+    """What reaches a function when the authorizer could not check the session: its
+    context's boolean as payload 2.0 passes it (a JSON boolean), or as text."""
+    from functions.me_get.app import handler as me_handler
+    from tests.helpers import FakeContext
+
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /me",
+        "rawPath": "/me",
+        "headers": {},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/me"},
+            "authorizer": {"lambda": {"unavailable": flag}},
+        },
+    }
+    response = me_handler(event, FakeContext())
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"] == "1"

@@ -41,7 +41,7 @@ from portal_accounts.errors import (
     UnsupportedMediaType,
 )
 from portal_accounts.observability import logger
-from portal_accounts.sessions import UNAVAILABLE_CONTEXT, Principal
+from portal_accounts.sessions import Principal
 from portal_accounts.store import BUSY, system_fault
 from portal_accounts.validation import Invalid, check_value, parse
 
@@ -322,7 +322,9 @@ def _admitted(event: dict) -> dict:
     if str(event.get("rawPath", "")).startswith(OPERATOR_PREFIX):
         operator_actor_of(event)
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    if authorizer.get("lambda") == UNAVAILABLE_CONTEXT:
+    context = authorizer.get("lambda")
+    # A context's booleans arrive as JSON booleans; read "true" the same, to be safe.
+    if isinstance(context, dict) and str(context.get("unavailable")).lower() == "true":
         raise TemporarilyUnavailable(BUSY)
     body = event.get("body") or ""
     if not body:
