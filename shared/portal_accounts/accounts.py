@@ -29,6 +29,7 @@ from portal_accounts.errors import (
     NotFound,
     NoValidEmail,
     PasswordMismatch,
+    TooManyCustomers,
     UsernameTaken,
 )
 from portal_accounts.identity import lookup_key, username_or_none
@@ -186,6 +187,13 @@ def associate(customer_id: str, *, username: str, actor: Actor) -> AccountModel:
             f"The customer is linked to another account ({customer.account_username}): "
             "dissociate it first.",
             username=customer.account_username,
+        )
+    cap = get_settings().max_customers_per_account
+    if len(linked_customers(account)) >= cap:  # decided on this read: the revision guards it
+        raise TooManyCustomers(
+            f"The account {account.username} already serves {cap} customers, the most one "
+            "login may: give this customer a login of its own.",
+            username=account.username,
         )
     now = clock.now()
     entry = customer_summary_entry(customer)

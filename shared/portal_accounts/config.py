@@ -54,6 +54,10 @@ class Settings:
     login_lock_base_seconds: int = _int(1, low=1)
     login_lock_max_seconds: int = _int(900, low=1)
     audit_retention_days: int = _int(400, low=1)
+    email_log_retention_days: int = _int(400, low=1)
+    # Bounds the account item (each link copies the customer's names) and its search
+    # entries: a parent's login serves a family, not a registry.
+    max_customers_per_account: int = _int(50, low=1, high=500)
 
     def __post_init__(self) -> None:
         if self.login_lockout_failures < self.login_max_failures:

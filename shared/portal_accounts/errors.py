@@ -39,6 +39,11 @@ class CustomerAlreadyLinked(Conflict):
     title = "Customer already has an account"
 
 
+class TooManyCustomers(Conflict):
+    type = "too_many_customers"
+    title = "The account has as many customers as it may"
+
+
 class InvalidInput(DomainError):
     """A well-formed request that the domain refuses (422)."""
 

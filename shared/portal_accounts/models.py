@@ -217,6 +217,7 @@ class EmailLogModel(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)  # EMAIL_LOG_RETENTION_DAYS after it was queued
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

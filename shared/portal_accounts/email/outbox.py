@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from functools import lru_cache
 
 from portal_accounts import clock
@@ -116,6 +117,7 @@ def prepare(
         status=QUEUED,
         queued_at=now,
         attempts=0,
+        expires_at=now + timedelta(days=get_settings().email_log_retention_days),
     )
     request = EmailRequest(
         username=username,
