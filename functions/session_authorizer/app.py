@@ -1,14 +1,16 @@
 """The storefront's Lambda REQUEST authorizer (payload 2.0, simple responses).
 
-Reusable by any storefront API (bookings, purchases): it passes the account and its
-linked customers to the handler. No result caching, so revocation is immediate.
+It passes the account and its linked customers to the handler. No result caching, so
+revocation is immediate. Only for this API's routes: see below.
 
 When AWS fails the check (DynamoDB throttling, a timeout), the session is neither valid
 nor ended, and an authorizer can only allow, deny (401, 403) or fail (API Gateway's 500).
 It allows with UNAVAILABLE_CONTEXT and no principal: the handler's dispatcher
 (portal_accounts.api.app) answers that with a 503 problem and Retry-After before any route
 runs, so the client retries instead of logging its customer out. Every function behind
-this authorizer must be served by that dispatcher.
+this authorizer must be served by that dispatcher (a test checks each route of the
+template); another API that wants these sessions needs an authorizer of its own that
+fails closed.
 """
 
 from portal_accounts import init_done

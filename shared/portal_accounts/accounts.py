@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
+from pynamodb.exceptions import DeleteError
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, revision, search, throttle
@@ -40,8 +41,9 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
+from portal_accounts.observability import logger
 from portal_accounts.passwords import check_policy, hash_password
-from portal_accounts.store import TransactionCancelled, batch_get, transaction
+from portal_accounts.store import TransactionCancelled, batch_get, system_fault, transaction
 
 MAX_USERNAME = 320  # the longest email address
 ACTIVE = "active"
@@ -172,8 +174,19 @@ def create_account(
             "login, associate the existing account instead.",
             username=username,
         ) from None
+    _forget_earlier_guesses(username)
     search.sync(account)
     return account
+
+
+def _forget_earlier_guesses(username: str) -> None:
+    """Guesses at a username before it had an account (a lockout, even) are not the new
+    account's: its customer's first login must not be refused for them. After the
+    account's transaction, best effort (its parts' order there is PynamoDB's to choose)."""
+    try:
+        ThrottleModel(login_throttle_key(username)).delete()
+    except DeleteError as error:
+        logger.warning("earlier guesses not forgotten", extra={"error": system_fault(error)})
 
 
 @revision.retried

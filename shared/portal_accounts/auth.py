@@ -159,12 +159,13 @@ def _open_session(
         with transaction() as tx:
             tx.save(session)
             # Only on the credentials that were checked: a login with the old password
-            # racing a reset (or a disable) must not write the old hash back, nor open
-            # a session on the new version.
+            # racing a reset (or a disable, or the sender writing an emailed password)
+            # must not write the old hash back, nor open a session on the new version.
             tx.update(
                 account,
                 actions=account_actions,
-                condition=AccountModel.credential_version == int(account.credential_version),
+                condition=(AccountModel.credential_version == int(account.credential_version))
+                & (AccountModel.password_hash == account.password_hash),
             )
             attempt.succeeded(tx)
             tx.save(_event(account.username, "login.succeeded"))
@@ -248,7 +249,7 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
                 errors=[{"field": "current_password", "reason": "incorrect"}],
             )
         if new == current:
-            attempt.release()  # the right password: not a failed attempt
+            attempt.cleared()  # the right password: the failures are forgotten
             raise PasswordReused(errors=[{"field": "new_password", "reason": "reused"}])
         _commit_change(principal, account, new, attempt, now)
 

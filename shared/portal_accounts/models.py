@@ -179,6 +179,8 @@ class ThrottleModel(Model):
     pending = NumberAttribute(null=True)  # attempts in flight
     locked_until = UTCDateTimeAttribute(null=True)
     locked_out = BooleanAttribute(null=True)  # LOGIN_LOCKOUT_FAILURES reached
+    generation = UnicodeAttribute(null=True)  # this record's identity (a new one after a clear)
+    last_attempt = UnicodeAttribute(null=True)  # the latest attempt counted
     expires_at = TTLAttribute()
 
 

@@ -152,7 +152,15 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
         password, username=account.username, names=context_names(linked_customers(account))
     )
     if verify_password(account.password_hash, password):
-        # An emailed or operator-known password must not become permanent this way.
+        # An emailed or operator-known password must not become permanent this way. Not
+        # an oracle worth a throttle: any other guess resets the password and uses up the
+        # link (one guess per link, and a notice); audited all the same.
+        audit.record(
+            audit.account_subject(account.username),
+            Actor.customer(account.username),
+            "password.reset_refused",
+            details={"reason": "password_reused"},
+        )
         raise PasswordReused(errors=[{"field": "password", "reason": "reused"}])
     email = password_changed_email(account, clock.now())
     try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,60 +108,69 @@ def _is_condition_failure(error: PynamoDBException) -> bool:
 
 @dataclass
 class Reservation:
-    """One counted attempt, to resolve exactly once."""
+    """One counted attempt, to resolve exactly once.
+
+    `generation` names the record it was counted on (a right password deletes the record,
+    and a later attempt makes a new one): resolving never touches another generation's
+    counters, and never takes them below zero. `attempt` names this attempt alone: while
+    it is the record's last, undoing it may put the lock back as it was."""
 
     key: str
+    generation: str
+    attempt: str
     # What the record was before this attempt, to put back if the attempt is released.
-    failures_before: int
     locked_until_before: datetime | None
     set_lock: bool
     set_lockout: bool
+    released: bool = False
 
     def succeeded(self, tx: TransactWrite) -> None:
         """The right password: forget every failure (in the caller's transaction)."""
         tx.delete(ThrottleModel(self.key))
 
+    def cleared(self) -> None:
+        """The right password, with nothing else to write: forget every failure."""
+        ThrottleModel(self.key).delete()
+
     def failed(self, tx: TransactWrite) -> None:
-        """A wrong password: the attempt stays counted, it is no longer in flight. Only if
-        the record still exists (a right password in parallel may have cleared it)."""
+        """A wrong password: the attempt stays counted, it is no longer in flight."""
         tx.update(
             ThrottleModel(self.key),
             actions=[ThrottleModel.pending.add(-1)],
-            condition=ThrottleModel.key.exists(),
+            condition=(ThrottleModel.generation == self.generation) & (ThrottleModel.pending > 0),
         )
 
     def release(self) -> None:
         """A fault of ours or of AWS: undo the attempt. Best effort: if AWS refuses this
         too, the attempt stays counted (one per fault, never more)."""
-        actions: list[Action] = [
-            ThrottleModel.failures.add(-1),
-            ThrottleModel.pending.add(-1),
-        ]
-        if self.set_lock:
-            actions.append(
-                ThrottleModel.locked_until.set(self.locked_until_before)
-                if self.locked_until_before is not None
-                else ThrottleModel.locked_until.remove()
-            )
-        if self.set_lockout:
-            actions.append(ThrottleModel.locked_out.remove())
-        try:
-            # The lock is put back only if no other attempt came after this one.
-            ThrottleModel(self.key).update(
-                actions=actions,
-                condition=ThrottleModel.failures == self.failures_before + 1,
-            )
-        except UpdateError as error:
-            if not _is_condition_failure(error):
-                log.warning("could not release a login attempt: %s", system_fault(error))
-                return
-            try:
-                ThrottleModel(self.key).update(
-                    actions=actions[:2], condition=ThrottleModel.key.exists()
-                )
-            except UpdateError as again:
-                if not _is_condition_failure(again):
-                    log.warning("could not release a login attempt: %s", system_fault(again))
+        if self.released:
+            return
+        self.released = True
+        if not _undo(self, ThrottleModel.last_attempt == self.attempt, restore_lock=True):
+            _undo(self, ThrottleModel.generation == self.generation, restore_lock=False)
+
+
+def _undo(attempt: Reservation, condition: Condition, *, restore_lock: bool) -> bool:
+    """Take the attempt off the record if `condition` holds; whether it did."""
+    actions: list[Action] = [ThrottleModel.failures.add(-1), ThrottleModel.pending.add(-1)]
+    if restore_lock and attempt.set_lock:
+        actions.append(
+            ThrottleModel.locked_until.set(attempt.locked_until_before)
+            if attempt.locked_until_before is not None
+            else ThrottleModel.locked_until.remove()
+        )
+    if restore_lock and attempt.set_lockout:
+        actions.append(ThrottleModel.locked_out.remove())
+    try:
+        ThrottleModel(attempt.key).update(
+            actions=actions,
+            condition=condition & (ThrottleModel.pending > 0) & (ThrottleModel.failures > 0),
+        )
+    except UpdateError as error:
+        if not _is_condition_failure(error):
+            log.warning("could not release a login attempt: %s", system_fault(error))
+        return False
+    return True
 
 
 def _read(key: str) -> ThrottleModel | None:
@@ -221,23 +231,35 @@ def reserve(key: str, record: ThrottleModel | None, now: datetime) -> Reservatio
             condition = (ThrottleModel.failures == failures) & (
                 ThrottleModel.locked_until.does_not_exist() | (ThrottleModel.locked_until <= now)
             )
-        try:
-            ThrottleModel(key).update(actions=actions, condition=condition)
-        except UpdateError as error:
-            if not _is_condition_failure(error):
-                if system_fault(error) is None:
-                    raise  # not AWS's fault: a bug, and a 500
-                raise TemporarilyUnavailable(BUSY) from None
-            record = _read(key)  # another attempt moved it: decide again on what is there
-            continue
-        return Reservation(
+        attempt = secrets.token_hex(8)
+        actions += [
+            ThrottleModel.last_attempt.set(attempt),
+            ThrottleModel.generation.set(ThrottleModel.generation | secrets.token_hex(8)),
+        ]
+        reservation = Reservation(
             key=key,
-            failures_before=failures,
+            generation="",
+            attempt=attempt,
             locked_until_before=locked_until,
             set_lock=bool(lock),
             set_lockout=lockout,
         )
-    raise throttled(1)  # the record kept moving under us: as busy as it gets
+        counted = ThrottleModel(key)
+        try:
+            counted.update(actions=actions, condition=condition)  # answers the item as written
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                record = _read(key)  # another attempt moved it: decide again on what is there
+                continue
+            if system_fault(error) is None:
+                raise  # not AWS's fault: a bug, and a 500
+            # After a timeout the write may have landed: take it back if it did.
+            _undo(reservation, ThrottleModel.last_attempt == attempt, restore_lock=True)
+            raise TemporarilyUnavailable(BUSY) from None
+        reservation.generation = str(counted.generation)
+        return reservation
+    # The record kept moving under us: busy, not the customer's doing.
+    raise TemporarilyUnavailable(BUSY)
 
 
 def state(key: str, now: datetime) -> tuple[datetime | None, bool]:

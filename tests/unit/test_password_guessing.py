@@ -361,3 +361,124 @@ def test_a_change_stands_when_its_notice_cannot_be_queued(shop, desk, operator, 
     assert shop.login(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 200
     [entry] = operator.emails(MARIO)["json"]["items"]
     assert (entry["template_id"], entry["status"]) == ("password_changed", "failed")
+
+
+# ---- the throttle's bookkeeping (review of issue 9) ---------------------------------------
+
+
+def test_resolving_an_attempt_never_touches_a_newer_record(clean_aws, frozen_clock):
+    """A wrong password in flight while a right one clears the record and a third attempt
+    starts a new one: resolving the first must not take the third's attempt off."""
+    key = login_throttle_key(MARIO)
+    wrong = throttle.reserve(key, None, frozen_clock.current)
+    ThrottleModel(key).delete()  # a right password, meanwhile
+    third = throttle.reserve(key, None, frozen_clock.current)
+    from portal_accounts.store import TransactionCancelled, transaction
+
+    with pytest.raises(TransactionCancelled), transaction() as tx:
+        wrong.failed(tx)  # (the login then writes its audit event alone)
+    wrong.release()
+    record = ThrottleModel.get(key)
+    assert (record.failures, record.pending) == (1, 1)
+    assert record.generation == third.generation != wrong.generation
+
+
+def test_the_counters_never_go_below_zero(clean_aws, frozen_clock):
+    key = login_throttle_key(MARIO)
+    attempt = throttle.reserve(key, None, frozen_clock.current)
+    attempt.release()
+    attempt.release()  # once too often (a retry of the caller's, say)
+    record = ThrottleModel.get(key)
+    assert (record.failures, record.pending) == (0, 0)
+
+
+def test_a_reservation_that_landed_before_a_timeout_is_taken_back(shop, frozen_clock):
+    from botocore.client import BaseClient
+    from botocore.exceptions import ReadTimeoutError
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    original = BaseClient._make_api_call
+    timed_out = []
+
+    def lands_then_times_out(self, operation, params):
+        result = original(self, operation, params)
+        if operation == "UpdateItem" and "login#" in str(params.get("Key")) and not timed_out:
+            timed_out.append(operation)
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+        return result
+
+    BaseClient._make_api_call = lands_then_times_out
+    try:
+        response = shop.login(MARIO, GOOD_PASSWORD)
+    finally:
+        BaseClient._make_api_call = original
+    assert response["statusCode"] == 503, response
+    record = ThrottleModel.get(login_throttle_key(MARIO))
+    assert (record.failures, record.pending) == (0, 0)  # nothing left counted, nor in flight
+
+
+def test_a_record_that_keeps_moving_is_a_503_not_the_customers_throttle(
+    clean_aws, frozen_clock, monkeypatch
+):
+    """Racing attempts move the record under every try: the answer is "busy" (503), not a
+    429 that would blame the customer."""
+    from portal_accounts.errors import TemporarilyUnavailable
+
+    key = login_throttle_key(MARIO)
+    ThrottleModel(key, failures=max_failures() - 1, expires_at=frozen_clock.current).save()
+    stale = ThrottleModel(key, failures=0)
+    monkeypatch.setattr(throttle, "_read", lambda _: stale)  # every re-read is already old
+    with pytest.raises(TemporarilyUnavailable):
+        throttle.reserve(key, stale, frozen_clock.current)
+
+
+def test_guesses_before_the_account_existed_are_not_its_lockout(
+    shop, desk, frozen_clock, lockout_after
+):
+    lockout_after(max_failures() + 1)
+    fail_until_locked_out(shop, frozen_clock, MARIO, max_failures() + 1)
+    customer_id = desk.customer("Mario", "Rossi", MARIO)
+    created = desk.create_account(customer_id, password=GOOD_PASSWORD, temporary=False)
+    assert created["statusCode"] == 201
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_a_login_racing_the_sender_writing_a_password_writes_no_old_hash(
+    shop, frozen_clock, monkeypatch
+):
+    """The sender writes an emailed password without moving the credential version: a
+    login verified against the old hash must not write that hash back (rehash)."""
+    from portal_accounts.passwords import hash_password
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    emailed = hash_password(OTHER_GOOD_PASSWORD)
+    original = auth.verify_password
+
+    def sender_meanwhile(password_hash, password):
+        result = original(password_hash, password)
+        monkeypatch.setattr(auth, "verify_password", original)
+        from portal_accounts.models import AccountModel
+
+        AccountModel(MARIO).update(actions=[AccountModel.password_hash.set(emailed)])
+        return result
+
+    monkeypatch.setattr(auth, "verify_password", sender_meanwhile)
+    monkeypatch.setattr(auth, "needs_rehash", lambda _: True)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 401
+    from portal_accounts.models import AccountModel
+
+    assert AccountModel.get(MARIO).password_hash == emailed
+    assert shop.login(MARIO, OTHER_GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_a_reset_to_the_current_password_is_audited(shop, desk, postman, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    shop.forgot(MARIO)
+    postman.drain()
+    [email] = postman.sent_to(MARIO)
+    _, token = link_in(email)
+    assert shop.reset(token, GOOD_PASSWORD)["statusCode"] == 422
+    refused = next(
+        e for e in desk.events(MARIO)["json"]["items"] if e["action"] == "password.reset_refused"
+    )
+    assert refused["details"] == {"reason": "password_reused"}

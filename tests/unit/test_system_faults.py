@@ -327,3 +327,18 @@ def test_an_unchecked_session_is_503_whatever_the_shape_of_its_flag(flag):
     response = me_handler(event, FakeContext())
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"] == "1"
+
+
+def test_every_route_behind_the_session_authorizer_is_served_by_the_dispatcher():
+    """The authorizer lets a request through unchecked when AWS fails (so that it can be a
+    503, not "session ended"); only portal_accounts.api.app's dispatcher turns that into
+    the 503. A route behind it served by anything else would run with no session."""
+    import importlib
+
+    from local import template
+
+    behind = [r for r in template.routes() if r.authorizer == "SessionAuthorizer"]
+    assert len(behind) >= 3
+    for route in behind:
+        handler = importlib.import_module(route.module).handler
+        assert handler.__qualname__ == "lambda_handler.<locals>.handler", route.module
