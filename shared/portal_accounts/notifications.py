@@ -57,12 +57,19 @@ def _commit(
     account_actions: list | None = None,
     condition=None,
 ) -> None:
+    """Write the flow's changes, events and log entry together, then queue the email.
+
+    `account_actions` set a new password: that is a reset by email, so it also clears the
+    login throttle, a lockout included (no guesser knows the new password). A link changes
+    nothing, the throttle neither: using it clears it (recovery.reset_password). Otherwise
+    any operator's email would lift a lockout, which only an admin's audited unlock or a
+    reset by email may end.
+    """
     try:
         with transaction() as tx:
             if account_actions:
                 tx.update(account, actions=account_actions, condition=condition)
-            # Whatever the operator sends, the customer can use it straight away.
-            tx.delete(ThrottleModel(login_throttle_key(account.username)))
+                tx.delete(ThrottleModel(login_throttle_key(account.username)))
             for event in events:
                 tx.save(event)
             tx.save(outgoing.entry)
