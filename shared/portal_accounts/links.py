@@ -45,8 +45,11 @@ def issue_actions(account: AccountModel, purpose: str) -> tuple[str, LinkTokenMo
 
     Returned rather than written, so callers put them in their own transaction. The item
     carries the credential version read: the caller must condition its account update on
-    `revision.unchanged(account)`, so that no link is issued under a version that moved
-    meanwhile (dead on arrival) or for an account disabled or unlinked meanwhile.
+    that version (`credential_version`), the account still being active and whatever else
+    the link is for still holding (email/issuing.py: the customer still linked), so that
+    no link is issued under a version that moved meanwhile (dead on arrival) or for an
+    account disabled or unlinked meanwhile. Not on `revision.unchanged`: a change of
+    names or customers that leaves the password alone does not spoil a link.
     """
     token = secrets.token_urlsafe(32)
     now = clock.now()

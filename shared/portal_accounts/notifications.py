@@ -9,7 +9,8 @@ What happens at once, when the operator gets the 202: for a new temporary passwo
 old password stops working and every session ends (the account gets the hash of a
 password nobody knows, and a new credential version, which the request carries: the
 sender emails a password only while the account is still at it). A link changes nothing
-until the customer uses it.
+until the customer uses it; it is sent only while the account is at the version it was
+queued at, and within its lifetime of being queued.
 """
 
 from __future__ import annotations
@@ -57,12 +58,19 @@ def _commit(
     account_actions: list | None = None,
     condition=None,
 ) -> None:
+    """Write the flow's changes, events and log entry together, then queue the email.
+
+    `account_actions` set a new password: that is a reset by email, so it also clears the
+    login throttle, a lockout included (no guesser knows the new password). A link changes
+    nothing, the throttle neither: using it clears it (recovery.reset_password). Otherwise
+    any operator's email would lift a lockout, which only an admin's audited unlock or a
+    reset by email may end.
+    """
     try:
         with transaction() as tx:
             if account_actions:
                 tx.update(account, actions=account_actions, condition=condition)
-            # Whatever the operator sends, the customer can use it straight away.
-            tx.delete(ThrottleModel(login_throttle_key(account.username)))
+                tx.delete(ThrottleModel(login_throttle_key(account.username)))
             for event in events:
                 tx.save(event)
             tx.save(outgoing.entry)
@@ -90,6 +98,7 @@ def send_credentials(customer_id: str, *, actor: Actor) -> None:
         },
         secret=outbox.SET_PASSWORD_LINK,
         customer_id=customer_id,
+        credential_version=int(account.credential_version),
     )
     event = audit.build_event(
         audit.account_subject(account.username),
@@ -122,6 +131,7 @@ def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
             variables={**variables, "link_valid_minutes": str(minutes)},
             secret=outbox.RESET_LINK,
             customer_id=customer_id,
+            credential_version=int(account.credential_version),
         )
         _commit(account, [event], outgoing)
         return

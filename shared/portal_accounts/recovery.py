@@ -105,6 +105,8 @@ def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None
         },
         secret=outbox.RESET_LINK,
         customer_id=first_id,
+        credential_version=int(account.credential_version),
+        recipient=outbox.LOGIN,
     )
     try:
         with transaction() as tx:

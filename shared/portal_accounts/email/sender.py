@@ -2,7 +2,10 @@
 
 - At most once per request even when SQS redelivers: Powertools Idempotency keyed on the
   request's idempotency key (a DynamoDB record per request, deleted again if sending
-  failed, so a retry can go ahead).
+  failed, so a retry can go ahead). And a request whose log entry says sent is not sent
+  again: Powertools runs a request again when it could not complete its record after the
+  send (its in-progress record expires with the invocation), and for a temporary
+  password that would be a second, different one.
 - A transient SES error fails only that record (partial batch response): SQS retries it,
   and on its last allowed receive the log says failed before it moves to the DLQ.
 - A permanent error (rejected or malformed address, unverified sender) is logged as
@@ -90,6 +93,14 @@ def _mark(request: EmailRequest, **changes) -> None:
     EmailLogModel(request.username, request.email_id).update(actions=actions)
 
 
+def _already_sent(request: EmailRequest) -> bool:
+    try:
+        entry = EmailLogModel.get(request.username, request.email_id, consistent_read=True)
+    except EmailLogModel.DoesNotExist:
+        return False
+    return entry.status == outbox.SENT
+
+
 def _send(request: EmailRequest, rendered: Rendered) -> str:
     response = _ses().send_email(
         FromEmailAddress=get_settings().sender_email_address,
@@ -114,8 +125,18 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
     failed send creates a new one, which replaces the one nobody received. Once SES has
     accepted the email nothing may fail the request, or a redelivery would send it again
     (with a different password): a log entry that cannot be written is only a warning.
+
+    What stays open: SES has no idempotency key, so between its acceptance and the log
+    entry saying sent nothing records it. If the invocation dies there, or DynamoDB
+    refuses both that write and Powertools' completion, a redelivery sends the email
+    again (a second password, which replaces the first). Refusing a request that might
+    have gone would instead leave a customer, whose old password ended at queue time,
+    with none.
     """
     email = EmailRequest.from_payload(request)
+    if _already_sent(email):
+        logger.info("email already sent", extra={"email_id": email.email_id})
+        return {"status": outbox.SENT}
     template = templates.get(email.template_id, email.locale)
     variables = email.variables
     if email.secret:

@@ -99,6 +99,7 @@ def problems_of(template_id: str, parts: dict[str, str]) -> list[TemplateProblem
         # The subject is a single line and never required to carry the link/password.
         problems += check_part(name, parts[name], allowed, set() if name == "subject" else required)
     problems += [TemplateProblem("subject", r) for r in safety.subject_problems(parts["subject"])]
+    problems += [TemplateProblem("text", r) for r in safety.text_problems(parts["text"])]
     problems += [TemplateProblem("html", r) for r in safety.html_problems(parts["html"])]
     return problems
 
