@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from pynamodb.exceptions import DeleteError
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, revision, search, throttle
@@ -41,9 +40,8 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
-from portal_accounts.observability import logger
 from portal_accounts.passwords import check_policy, hash_password
-from portal_accounts.store import TransactionCancelled, batch_get, system_fault, transaction
+from portal_accounts.store import TransactionCancelled, batch_get, transaction
 
 MAX_USERNAME = 320  # the longest email address
 ACTIVE = "active"
@@ -144,6 +142,9 @@ def create_account(
     )
     try:
         with transaction() as tx:
+            # Guesses at the username before the account existed (a lockout, even) are not
+            # the new account's: its customer's first login must not be refused for them.
+            tx.delete(ThrottleModel(login_throttle_key(username)))
             tx.save(account, condition=AccountModel.username.does_not_exist())
             tx.update(
                 customer,
@@ -166,27 +167,17 @@ def create_account(
                 )
             )
     except TransactionCancelled as cancelled:
-        # TransactWrite sends puts before updates: the account is part 0, the customer 2.
-        if 2 in cancelled.failed:
+        # TransactWrite sends deletes, then puts, then updates: the throttle is part 0, the
+        # account 1, the audit event 2, the customer 3.
+        if 3 in cancelled.failed:
             raise revision.Stale from None  # linked or changed meanwhile: read it again
         raise UsernameTaken(
             f"The username {username} is already taken: to let this customer use that "
             "login, associate the existing account instead.",
             username=username,
         ) from None
-    _forget_earlier_guesses(username)
     search.sync(account)
     return account
-
-
-def _forget_earlier_guesses(username: str) -> None:
-    """Guesses at a username before it had an account (a lockout, even) are not the new
-    account's: its customer's first login must not be refused for them. After the
-    account's transaction, best effort (its parts' order there is PynamoDB's to choose)."""
-    try:
-        ThrottleModel(login_throttle_key(username)).delete()
-    except DeleteError as error:
-        logger.warning("earlier guesses not forgotten", extra={"error": system_fault(error)})
 
 
 @revision.retried
