@@ -141,6 +141,59 @@ def test_each_word_of_a_compound_surname_is_refused_and_short_ones_are_not():
     assert refusal("lanterna verde de molo antico", names=names) is None
 
 
+def test_a_password_of_only_the_username_is_refused():
+    # NIST SP 800-63B: no password made of the username. The names here share nothing
+    # with it, so the username alone must be what refuses it.
+    context = {"username": "tramonto.blu@example.com", "names": ["Eleonora", "Castellani"]}
+    assert refusal("tramonto.blu@example.com", **context) == "context_word"
+    assert refusal("TRAMONTO.BLU@EXAMPLE.COM lanterna", **context) == "context_word"
+    # A short username: its parts are under three letters, the whole of it is not.
+    assert refusal("lanterna verde ab@xy.io molo", username="ab@xy.io") == "context_word"
+
+
+def test_a_password_of_only_a_name_is_refused():
+    context = {"username": "tramonto.blu@example.com", "names": ["Eleonora", "Castellani"]}
+    assert refusal("eleonora castellani", **context) == "context_word"
+    assert refusal("lanterna verde castellani molo", **context) == "context_word"
+
+
+def test_the_usernames_domain_name_is_refused():
+    context = {"username": "mario@palestraboreale.it"}
+    assert refusal("lanterna palestraboreale molo", **context) == "context_word"
+    assert refusal("lanterna verde molo antico", **context) is None  # "it": too short
+
+
+def test_each_word_of_a_multi_word_first_name_is_refused():
+    names = ["Anna Maria", "Rossi"]
+    assert refusal("lanterna verde maria molo antico", names=names) == "context_word"
+    assert refusal("lanterna verde anna molo antico", names=names) == "context_word"
+
+
+@pytest.mark.parametrize("name", ["Eva", "Ada"])
+def test_three_letter_names_are_refused(name):
+    # The minimum is three letters: short first names are still the customer's own.
+    assert refusal(f"lanterna verde {name.lower()} molo antico", names=[name, "Rossi"]) == (
+        "context_word"
+    )
+
+
+def test_two_letter_words_of_a_name_are_allowed():
+    assert refusal("lanterna li verde wu molo antico", names=["Li", "Wu"]) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "score"),
+    [("qwerty1234567890!", 2), ("baseball20242024", 2), ("monkeybanana2020", 3)],
+)
+def test_zxcvbn_score_three_is_the_threshold(password, score):
+    # zxcvbn scores 0-4; 3 ("safely unguessable: moderate protection from offline
+    # slow-hash attacks") is the lowest accepted.
+    from zxcvbn import zxcvbn
+
+    assert zxcvbn(password)["score"] == score  # the examples stay on either side
+    assert refusal(password) == ("common_or_guessable" if score < 3 else None)
+
+
 def test_one_word_of_the_business_name_alone_is_allowed():
     # "Palestra Aurora" (tests/conftest.py): the name is refused in any spacing, its
     # words are everyday words.
