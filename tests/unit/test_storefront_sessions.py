@@ -4,13 +4,16 @@ logout, change password, and everything that must end a session at once."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
+from functions.me_get.app import handler as me_handler
 from functions.operator_get_account.app import handler as get_account_handler
+from local import template
 from local.operator_auth import OperatorTokens
 from portal_accounts.config import get_settings
-from tests.helpers import call
+from tests.helpers import FakeContext, call
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
     UNAUTHORIZED,
@@ -375,3 +378,27 @@ def test_a_session_in_constant_use_survives_a_short_idle_timeout(
     # ... and once left alone, it ends.
     frozen_clock.advance(seconds=timeout)
     assert authorize(token) == UNAUTHORIZED
+
+
+# ---- the authorizer's context as the handlers receive it ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passed", "required"),
+    [(True, True), ("true", True), ("True", True), (False, False), ("false", False), (None, False)],
+)
+def test_the_password_change_flag_reads_the_same_as_a_boolean_or_a_string(
+    clean_aws, passed, required
+):
+    """The authorizer returns a boolean; what reaches the handler in a payload-2.0 event
+    may be its string form ("true", or Python's "True"): each must read the same, or a
+    session on a temporary password would look like one that may do anything."""
+    event = json.loads((template.ROOT / "events/me_get.json").read_text())
+    context = event["requestContext"]["authorizer"]["lambda"]
+    if passed is None:
+        del context["password_change_required"]
+    else:
+        context["password_change_required"] = passed
+    response = me_handler(event, FakeContext())
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["password_change_required"] is required
