@@ -17,6 +17,7 @@ from datetime import timedelta
 from unittest import mock
 
 import botocore.client
+
 from portal_accounts import links
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, LinkTokenModel, ThrottleModel
