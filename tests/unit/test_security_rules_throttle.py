@@ -1,0 +1,100 @@
+"""The guess throttle when a fault of ours or of AWS ends an attempt (issue 15).
+
+A released attempt is as if it had never been made: its failure, its being in flight, and
+the lock or lockout it set all go; but it never takes away what a later attempt did.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from portal_accounts import auth
+from portal_accounts.config import get_settings
+from portal_accounts.models import ThrottleModel, login_throttle_key
+from tests import faults
+from tests.unit.conftest import GOOD_PASSWORD, seed_account
+from tests.unit.test_password_guessing import lockout_after  # noqa: F401 - a fixture
+from tests.unit.test_races import after_read
+
+MARIO = "mario.rossi@example.com"
+WRONG = "not the right password at all"
+
+
+def max_failures() -> int:
+    return get_settings().login_max_failures
+
+
+def record() -> ThrottleModel:
+    return ThrottleModel.get(login_throttle_key(MARIO))
+
+
+def faulted_login(shop, password: str = WRONG) -> None:
+    """A login whose last write (the attempt's outcome) fails: a 503 to retry."""
+    with faults.failing("TransactWriteItems", "ThrottlingException", times=None):
+        response = shop.login(MARIO, password)
+    assert response["statusCode"] == 503, response
+
+
+def test_a_fault_on_the_attempt_that_would_lock_leaves_no_lock(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() - 1):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    faulted_login(shop)  # this one would have been the failure that starts the waits
+    assert (int(record().failures), int(record().pending)) == (max_failures() - 1, 0)
+    assert record().locked_until is None
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200  # no wait
+
+
+def test_a_fault_past_the_limit_leaves_the_next_attempt_free_to_go(shop, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    frozen_clock.advance(seconds=1)  # the window opens
+    faulted_login(shop)
+    assert (int(record().failures), int(record().pending)) == (max_failures(), 0)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200  # the window's attempt
+
+
+def test_a_fault_on_the_attempt_that_would_lock_out_leaves_no_lockout(
+    shop, frozen_clock, lockout_after
+):
+    lockout_after(max_failures() + 1)
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    frozen_clock.advance(seconds=1)
+    faulted_login(shop)  # the failure that would lock the login for good
+    assert not record().locked_out
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_a_released_attempt_keeps_the_lock_of_a_later_one(shop, frozen_clock, monkeypatch):
+    """Attempt A is counted, then (while its password is checked) its window passes and
+    attempt B fails and sets the next, longer, wait; then A's outcome cannot be written.
+    Releasing A takes back A's failure, not B's wait."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() - 1):
+        shop.login(MARIO, WRONG)
+
+    def later_attempt():
+        frozen_clock.advance(seconds=1)  # past the wait A's own attempt set
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+    after_read(monkeypatch, auth, "verify_password", later_attempt)
+    with faults.failing("TransactWriteItems", "ThrottlingException", skip=1):  # A's, not B's
+        assert shop.login(MARIO, WRONG)["statusCode"] == 503
+    assert (int(record().failures), int(record().pending)) == (max_failures(), 0)
+    blocked = shop.login(MARIO, GOOD_PASSWORD)
+    assert blocked["statusCode"] == 429, blocked
+    assert blocked["headers"]["Retry-After"] == "2"  # B's wait, the second of the series
+
+
+def test_an_attempt_that_cannot_be_released_is_logged_with_the_fault(shop, frozen_clock, caplog):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    with faults.failing(faults.WRITES - {"PutItem"}, "ThrottlingException", times=None, skip=1):
+        response = shop.login(MARIO, WRONG)  # counted, then nothing more can be written
+    assert response["statusCode"] == 503, response
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "could not release a login attempt: ThrottlingException" in warnings
