@@ -40,6 +40,7 @@ REPORT = WORK / "report.md"
 # login() cost minutes. One mutmut run per module, each in its own staged copy.
 _RACES = "test_security_rules_races.py"
 _STORAGE = "test_security_rules_storage.py"
+_THROTTLE = "test_security_rules_throttle.py"
 MODULE_TESTS = {
     "auth": (
         "test_storefront_login.py",
@@ -48,6 +49,7 @@ MODULE_TESTS = {
         "test_operator_unlock.py",
         "test_system_faults.py",
         _RACES,
+        _THROTTLE,
     ),
     "throttle": (
         "test_password_guessing.py",
@@ -56,6 +58,7 @@ MODULE_TESTS = {
         "test_operator_unlock.py",
         "test_system_faults.py",
         _STORAGE,
+        _THROTTLE,
     ),
     "passwords": ("test_passwords.py", _RACES),
     "sessions": ("test_storefront_sessions.py", "test_system_faults.py", _RACES),

@@ -7,6 +7,7 @@ the lock or lockout it set all go; but it never takes away what a later attempt 
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -15,7 +16,6 @@ from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
 from tests import faults
 from tests.unit.conftest import GOOD_PASSWORD, seed_account
-from tests.unit.test_password_guessing import lockout_after  # noqa: F401 - a fixture
 from tests.unit.test_races import after_read
 
 MARIO = "mario.rossi@example.com"
@@ -24,6 +24,19 @@ WRONG = "not the right password at all"
 
 def max_failures() -> int:
     return get_settings().login_max_failures
+
+
+@pytest.fixture
+def lockout_after(monkeypatch):
+    """LOGIN_LOCKOUT_FAILURES for one test (the default, 100, is slow to reach)."""
+
+    def configure(failures: int) -> None:
+        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
+        get_settings.cache_clear()
+
+    yield configure
+    os.environ.pop("LOGIN_LOCKOUT_FAILURES", None)
+    get_settings.cache_clear()
 
 
 def record() -> ThrottleModel:
