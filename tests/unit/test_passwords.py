@@ -258,6 +258,32 @@ def test_generated_passwords_pass_the_policy_and_differ():
         assert len(password) >= get_settings().password_min_length
 
 
+def test_generated_passwords_mix_cases_and_digits_without_look_alikes():
+    characters = set("".join(passwords.generate_password() for _ in range(20)))
+    characters.discard("-")
+    assert characters <= set("abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789")
+    assert characters & set("abcdefghjkmnpqrstuvwxyz")
+    assert characters & set("ABCDEFGHJKMNPQRSTUVWXYZ")
+    assert characters & set("23456789")
+
+
+def test_a_generated_candidate_the_policy_refuses_is_drawn_again(monkeypatch):
+    drawn = iter("a" * 25)  # the first candidate: aaaaa-aaaaa-..., too easy to guess
+    choice = passwords.secrets.choice
+    monkeypatch.setattr(passwords.secrets, "choice", lambda seq: next(drawn, None) or choice(seq))
+    password = passwords.generate_password()
+    assert re.fullmatch(r"[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){4}", password)
+    assert password != "aaaaa-aaaaa-aaaaa-aaaaa-aaaaa"
+    assert refusal(password) is None
+
+
+def test_the_hasher_is_reachable_as_passwords_hasher():
+    # bench/login_latency.py measures passwords.HASHER itself.
+    assert passwords.HASHER is passwords.hasher()
+    with pytest.raises(AttributeError, match="NO_SUCH_NAME"):
+        passwords.NO_SUCH_NAME  # noqa: B018
+
+
 # ---- what is stored -----------------------------------------------------------------------
 
 
