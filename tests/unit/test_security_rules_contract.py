@@ -210,3 +210,60 @@ def test_a_weak_password_is_told_why(shop, postman, password, reason, detail):
     weak = problem(shop.reset(token, password), 422, "weak_password")
     assert weak["detail"] == detail
     assert weak["errors"] == [{"field": "password", "reason": reason}]
+
+
+def test_a_logout_is_the_customers_own_act(shop, desk):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    assert shop.logout(session)["statusCode"] == 204
+    [logged_out] = [
+        e for e in desk.events(MARIO)["json"]["items"] if e["action"] == "session.logged_out"
+    ]
+    assert logged_out["actor"] == {"type": "customer", "id": MARIO, "email": None}
+
+
+def test_a_change_for_an_account_gone_meanwhile_says_to_log_in_again(clean_aws):
+    from portal_accounts import auth
+    from portal_accounts.errors import AuthenticationFailed
+    from portal_accounts.sessions import Principal
+
+    gone = Principal(
+        username=NOBODY, session_hash="0" * 64, customers=[], password_change_required=False
+    )
+    with pytest.raises(AuthenticationFailed) as ended:
+        auth.change_password(
+            gone, current=GOOD_PASSWORD, new=OTHER_GOOD_PASSWORD, confirmation=OTHER_GOOD_PASSWORD
+        )
+    assert ended.value.detail == "Your session has ended: log in again."
+
+
+# ---- the "password changed" notice -------------------------------------------------------
+
+
+def test_the_password_changed_notice_greets_in_the_customers_language_with_the_time(
+    shop, postman, desk, frozen_clock
+):
+    customer_id = desk.customer("John", "Smith", "john.smith@example.com", locale="en")
+    assert desk.create_account(customer_id, temporary=False)["statusCode"] == 201
+    session = shop.token("john.smith@example.com", GOOD_PASSWORD)
+    frozen_clock.advance(minutes=7)
+    changed = shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)
+    assert changed["statusCode"] == 204
+    postman.drain()
+    [email] = postman.sent_to("john.smith@example.com")
+    assert email["text"].startswith("Hello John,")
+    when = frozen_clock.current.strftime("%Y-%m-%d %H:%M UTC")
+    assert when in email["text"]
+
+
+def test_the_password_changed_notice_falls_back_to_the_default_language(shop, postman, monkeypatch):
+    monkeypatch.setenv("DEFAULT_LOCALE", "en")
+    from portal_accounts.config import get_settings
+
+    get_settings.cache_clear()
+    seed_account(MARIO, [("Mario", "Rossi")])  # seeded links carry no language
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    assert shop.change_password(session, GOOD_PASSWORD, OTHER_GOOD_PASSWORD)["statusCode"] == 204
+    postman.drain()
+    [email] = postman.sent_to(MARIO)
+    assert email["text"].startswith("Hello Mario,")
