@@ -204,8 +204,8 @@ def main(argv: list[str]) -> int:
         mutmut(where, "run", "--max-children", str(MAX_CHILDREN))
         statuses = results(where)
         runs[module] = (statuses, (time.monotonic() - started) / 60, survivors(where, statuses))
-    text = report(runs)
-    REPORT.write_text(text + "\n")
+        text = report(runs)
+        REPORT.write_text(text + "\n")  # after each module: a long run reports as it goes
     print(text.partition("## Mutants not killed")[0].rstrip())
     print(f"\nThe mutants not killed, with their diffs: {REPORT.relative_to(ROOT)}")
     return 0 if all(score(statuses) >= GOAL for statuses, _, _ in runs.values()) else 1
