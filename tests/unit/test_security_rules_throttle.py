@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
 
+import botocore.client
 import pytest
 
 from portal_accounts import auth
@@ -111,3 +115,33 @@ def test_an_attempt_that_cannot_be_released_is_logged_with_the_fault(shop, froze
     assert response["statusCode"] == 503, response
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "could not release a login attempt: ThrottlingException" in warnings
+
+
+@contextmanager
+def operations() -> Iterator[list[str]]:
+    """The DynamoDB operations sent in the block, whichever client sends them."""
+    sent: list[str] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        sent.append(operation)
+        return make_api_call(client, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
+        yield sent
+
+
+def test_a_throttled_attempt_is_decided_on_its_first_read(shop, frozen_clock):
+    """The throttle comes with the account in one read: a throttled login or password
+    change writes its audit event and nothing else, no attempt to count it first."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    session = shop.token(MARIO, GOOD_PASSWORD)
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    with operations() as sent:
+        assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 429
+    assert sent == ["BatchGetItem", "PutItem"]
+    with operations() as sent:
+        changed = shop.change_password(session, GOOD_PASSWORD, "girasole stanco sul balcone")
+    assert changed["statusCode"] == 429, changed
+    assert "UpdateItem" not in sent and sent.count("PutItem") == 1
