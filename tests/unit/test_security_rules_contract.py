@@ -267,3 +267,26 @@ def test_the_password_changed_notice_falls_back_to_the_default_language(shop, po
     postman.drain()
     [email] = postman.sent_to(MARIO)
     assert email["text"].startswith("Hello Mario,")
+
+
+def test_a_refused_login_is_the_customers_own_act(shop, desk):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    shop.login(MARIO, WRONG)
+    [failed] = [e for e in desk.events(MARIO)["json"]["items"] if e["action"] == "login.failed"]
+    assert failed["actor"] == {"type": "customer", "id": MARIO, "email": None}
+
+
+def test_a_username_with_nothing_to_look_up_gets_the_same_answer(shop):
+    refused = problem(shop.login("   ", GOOD_PASSWORD), 401, "unauthorized")
+    assert refused["detail"] == GENERIC
+
+
+def test_a_login_whose_password_changed_meanwhile_gets_the_same_answer(shop, desk, monkeypatch):
+    from portal_accounts import auth
+    from tests.unit.test_races import after_read
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    set_meanwhile = lambda: desk.set_password(MARIO, OTHER_GOOD_PASSWORD, temporary=False)  # noqa: E731
+    after_read(monkeypatch, auth, "verify_password", set_meanwhile)
+    refused = problem(shop.login(MARIO, GOOD_PASSWORD), 401, "unauthorized")
+    assert refused["detail"] == GENERIC
