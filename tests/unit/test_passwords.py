@@ -169,6 +169,18 @@ def test_each_word_of_a_multi_word_first_name_is_refused():
     assert refusal("lanterna verde anna molo antico", names=names) == "context_word"
 
 
+def test_each_word_of_the_usernames_local_part_and_of_a_hyphenated_name_is_refused():
+    context = {"username": "tramonto.blu@example.com", "names": ["Anna-Maria", "Rossi"]}
+    assert refusal("lanterna tramonto verde molo", **context) == "context_word"
+    assert refusal("lanterna verde maria molo antico", **context) == "context_word"
+
+
+def test_the_domains_suffix_is_no_context_word():
+    # "example" is refused (the domain's name), not "com": "comodo" is an everyday word.
+    context = {"username": "mario@example.com"}
+    assert refusal("lanterna comoda sul molo antico", **context) is None
+
+
 @pytest.mark.parametrize("name", ["Eva", "Ada"])
 def test_three_letter_names_are_refused(name):
     # The minimum is three letters: short first names are still the customer's own.

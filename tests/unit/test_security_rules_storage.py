@@ -155,3 +155,17 @@ def test_a_consumed_link_says_what_to_do(shop, postman):
     for answer in (shop.verify(token), shop.reset(token, GOOD_PASSWORD)):
         assert_gone(answer)
         assert answer["json"]["detail"] == GONE
+
+
+def test_a_set_password_link_lives_as_long_as_its_own_setting(clean_aws, frozen_clock):
+    """The operator's "set your password" link and the customer's reset link have their
+    own lifetimes (SET_PASSWORD_LINK_TTL_SECONDS, RESET_LINK_TTL_SECONDS)."""
+    settings = get_settings()
+    assert settings.set_password_link_ttl_seconds != settings.reset_link_ttl_seconds
+    account = seed_account(MARIO, [("Mario", "Rossi")])
+    for purpose, seconds in (
+        (links.SET_PASSWORD, settings.set_password_link_ttl_seconds),
+        (links.RESET, settings.reset_link_ttl_seconds),
+    ):
+        _, item, _ = links.issue_actions(account, purpose)
+        assert item.valid_until == frozen_clock.current + timedelta(seconds=seconds)
