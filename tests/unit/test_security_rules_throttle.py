@@ -10,12 +10,13 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from unittest import mock
 
 import botocore.client
 import pytest
 
-from portal_accounts import auth
+from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
 from tests import faults
@@ -145,3 +146,14 @@ def test_a_throttled_attempt_is_decided_on_its_first_read(shop, frozen_clock):
         changed = shop.change_password(session, GOOD_PASSWORD, "girasole stanco sul balcone")
     assert changed["statusCode"] == 429, changed
     assert "UpdateItem" not in sent and sent.count("PutItem") == 1
+
+
+def test_the_operator_sees_a_wait_only_while_it_lasts(shop, desk, frozen_clock):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    assert desk.get_account(MARIO)["json"]["locked_until"] is None
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    shown = desk.get_account(MARIO)["json"]["locked_until"]
+    assert shown == clock.iso(frozen_clock.current + timedelta(seconds=1))
+    frozen_clock.advance(seconds=1)  # the wait ends at that instant
+    assert desk.get_account(MARIO)["json"]["locked_until"] is None
