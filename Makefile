@@ -37,9 +37,10 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 
 scan-venv: $(SCAN_VENV)/.installed
 
-# mutmut on the security modules against their unit tests (docs/testing.md): about N
-# minutes, so neither in CI nor in `make test`. MUTATE=shared/portal_accounts/links.py
-# runs one module. The score per module and the survivors: .mutation/report.md.
+# mutmut on the security modules against their unit tests (docs/testing.md): most of an
+# hour, so neither in CI nor in `make test`. MUTATE=shared/portal_accounts/links.py runs
+# one module (or several, space-separated). The score per module and the survivors:
+# .mutation/report.md; fails below 90% on any module.
 MUTATION_VENV := .venv-mutation
 .PHONY: mutation-venv mutation
 
