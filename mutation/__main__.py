@@ -13,8 +13,8 @@ tests.
 
 The report (`.mutation/report.md`) has the score per module, which is killed / (mutants
 - skipped), timeouts counted as killed, and the diff of every mutant that was not killed.
-Mutants a test can never kill are marked in the code with `# pragma: no mutate`, each with
-its reason in docs/testing.md.
+Mutants no test can kill (equivalent ones) stay in the count as survivors; docs/testing.md
+lists them with the reason.
 """
 
 from __future__ import annotations
