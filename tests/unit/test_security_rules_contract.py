@@ -290,3 +290,19 @@ def test_a_login_whose_password_changed_meanwhile_gets_the_same_answer(shop, des
     after_read(monkeypatch, auth, "verify_password", set_meanwhile)
     refused = problem(shop.login(MARIO, GOOD_PASSWORD), 401, "unauthorized")
     assert refused["detail"] == GENERIC
+
+
+# ---- the forgot request on the queue -----------------------------------------------------
+
+
+def test_a_forgot_request_from_a_newer_sender_is_still_read():
+    """During a deploy the API may queue fields this sender does not know: it reads what it
+    knows; what is not a JSON object is refused as the message, not as a body."""
+    from portal_accounts.recovery import ForgotRequest
+    from portal_accounts.validation import Invalid
+
+    read = ForgotRequest.from_payload({"username": MARIO, "idempotency_key": "k", "new": 1})
+    assert (read.username, read.idempotency_key) == (MARIO, "k")
+    with pytest.raises(Invalid) as refused:
+        ForgotRequest.from_payload(["not", "an", "object"])
+    assert refused.value.errors == [{"field": "message", "reason": "must be a JSON object"}]
