@@ -306,3 +306,22 @@ def test_a_forgot_request_from_a_newer_sender_is_still_read():
     with pytest.raises(Invalid) as refused:
         ForgotRequest.from_payload(["not", "an", "object"])
     assert refused.value.errors == [{"field": "message", "reason": "must be a JSON object"}]
+
+
+def test_a_forgot_request_exactly_one_interval_later_sends_again(shop, postman, frozen_clock):
+    from portal_accounts.config import get_settings
+
+    seed_account(MARIO, [("Mario", "Rossi")])
+    request_link(shop, postman)
+    frozen_clock.advance(seconds=get_settings().forgot_password_min_interval_seconds)
+    request_link(shop, postman)
+    assert len(postman.sent_to(MARIO)) == 2
+
+
+def test_a_forgot_request_is_the_customers_own_act(shop, postman, desk):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    request_link(shop, postman)
+    [requested] = [
+        e for e in desk.events(MARIO)["json"]["items"] if e["action"] == "password.reset_requested"
+    ]
+    assert requested["actor"] == {"type": "customer", "id": MARIO, "email": None}
