@@ -141,6 +141,71 @@ def test_each_word_of_a_compound_surname_is_refused_and_short_ones_are_not():
     assert refusal("lanterna verde de molo antico", names=names) is None
 
 
+def test_a_password_of_only_the_username_is_refused():
+    # NIST SP 800-63B: no password made of the username. The names here share nothing
+    # with it, so the username alone must be what refuses it.
+    context = {"username": "tramonto.blu@example.com", "names": ["Eleonora", "Castellani"]}
+    assert refusal("tramonto.blu@example.com", **context) == "context_word"
+    assert refusal("TRAMONTO.BLU@EXAMPLE.COM lanterna", **context) == "context_word"
+    # A short username: its parts are under three letters, the whole of it is not.
+    assert refusal("lanterna verde ab@xy.io molo", username="ab@xy.io") == "context_word"
+
+
+def test_a_password_of_only_a_name_is_refused():
+    context = {"username": "tramonto.blu@example.com", "names": ["Eleonora", "Castellani"]}
+    assert refusal("eleonora castellani", **context) == "context_word"
+    assert refusal("lanterna verde castellani molo", **context) == "context_word"
+
+
+def test_the_usernames_domain_name_is_refused():
+    context = {"username": "mario@palestraboreale.it"}
+    assert refusal("lanterna palestraboreale molo", **context) == "context_word"
+    assert refusal("lanterna verde molo antico", **context) is None  # "it": too short
+
+
+def test_each_word_of_a_multi_word_first_name_is_refused():
+    names = ["Anna Maria", "Rossi"]
+    assert refusal("lanterna verde maria molo antico", names=names) == "context_word"
+    assert refusal("lanterna verde anna molo antico", names=names) == "context_word"
+
+
+def test_each_word_of_the_usernames_local_part_and_of_a_hyphenated_name_is_refused():
+    context = {"username": "tramonto.blu@example.com", "names": ["Anna-Maria", "Rossi"]}
+    assert refusal("lanterna tramonto verde molo", **context) == "context_word"
+    assert refusal("lanterna verde maria molo antico", **context) == "context_word"
+
+
+def test_the_domains_suffix_is_no_context_word():
+    # "example" is refused (the domain's name), not "com": "comodo" is an everyday word.
+    context = {"username": "mario@example.com"}
+    assert refusal("lanterna comoda sul molo antico", **context) is None
+
+
+@pytest.mark.parametrize("name", ["Eva", "Ada"])
+def test_three_letter_names_are_refused(name):
+    # The minimum is three letters: short first names are still the customer's own.
+    assert refusal(f"lanterna verde {name.lower()} molo antico", names=[name, "Rossi"]) == (
+        "context_word"
+    )
+
+
+def test_two_letter_words_of_a_name_are_allowed():
+    assert refusal("lanterna li verde wu molo antico", names=["Li", "Wu"]) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "score"),
+    [("qwerty1234567890!", 2), ("baseball20242024", 2), ("monkeybanana2020", 3)],
+)
+def test_zxcvbn_score_three_is_the_threshold(password, score):
+    # zxcvbn scores 0-4; 3 ("safely unguessable: moderate protection from offline
+    # slow-hash attacks") is the lowest accepted.
+    from zxcvbn import zxcvbn
+
+    assert zxcvbn(password)["score"] == score  # the examples stay on either side
+    assert refusal(password) == ("common_or_guessable" if score < 3 else None)
+
+
 def test_one_word_of_the_business_name_alone_is_allowed():
     # "Palestra Aurora" (tests/conftest.py): the name is refused in any spacing, its
     # words are everyday words.
@@ -203,6 +268,32 @@ def test_generated_passwords_pass_the_policy_and_differ():
     for password in generated:
         assert refusal(password) is None
         assert len(password) >= get_settings().password_min_length
+
+
+def test_generated_passwords_mix_cases_and_digits_without_look_alikes():
+    characters = set("".join(passwords.generate_password() for _ in range(20)))
+    characters.discard("-")
+    assert characters <= set("abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789")
+    assert characters & set("abcdefghjkmnpqrstuvwxyz")
+    assert characters & set("ABCDEFGHJKMNPQRSTUVWXYZ")
+    assert characters & set("23456789")
+
+
+def test_a_generated_candidate_the_policy_refuses_is_drawn_again(monkeypatch):
+    drawn = iter("a" * 25)  # the first candidate: aaaaa-aaaaa-..., too easy to guess
+    choice = passwords.secrets.choice
+    monkeypatch.setattr(passwords.secrets, "choice", lambda seq: next(drawn, None) or choice(seq))
+    password = passwords.generate_password()
+    assert re.fullmatch(r"[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){4}", password)
+    assert password != "aaaaa-aaaaa-aaaaa-aaaaa-aaaaa"
+    assert refusal(password) is None
+
+
+def test_the_hasher_is_reachable_as_passwords_hasher():
+    # bench/login_latency.py measures passwords.HASHER itself.
+    assert passwords.HASHER is passwords.hasher()
+    with pytest.raises(AttributeError, match="NO_SUCH_NAME"):
+        passwords.NO_SUCH_NAME  # noqa: B018
 
 
 # ---- what is stored -----------------------------------------------------------------------

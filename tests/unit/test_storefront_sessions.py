@@ -4,13 +4,17 @@ logout, change password, and everything that must end a session at once."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
+from functions.me_get.app import handler as me_handler
 from functions.operator_get_account.app import handler as get_account_handler
+from local import template
 from local.operator_auth import OperatorTokens
 from portal_accounts.config import get_settings
-from tests.helpers import call
+from tests import faults
+from tests.helpers import FakeContext, call
 from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.storefront_helpers import (
     UNAUTHORIZED,
@@ -375,3 +379,89 @@ def test_a_session_in_constant_use_survives_a_short_idle_timeout(
     # ... and once left alone, it ends.
     frozen_clock.advance(seconds=timeout)
     assert authorize(token) == UNAUTHORIZED
+
+
+# ---- the authorizer's context as the handlers receive it ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passed", "required"),
+    [(True, True), ("true", True), ("True", True), (False, False), ("false", False), (None, False)],
+)
+def test_the_password_change_flag_reads_the_same_as_a_boolean_or_a_string(
+    clean_aws, passed, required
+):
+    """The authorizer returns a boolean; what reaches the handler in a payload-2.0 event
+    may be its string form ("true", or Python's "True"): each must read the same, or a
+    session on a temporary password would look like one that may do anything."""
+    event = json.loads((template.ROOT / "events/me_get.json").read_text())
+    context = event["requestContext"]["authorizer"]["lambda"]
+    if passed is None:
+        del context["password_change_required"]
+    else:
+        context["password_change_required"] = passed
+    response = me_handler(event, FakeContext())
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["password_change_required"] is required
+
+
+@pytest.fixture
+def idle_timeout(monkeypatch):
+    def configure(seconds: int) -> None:
+        monkeypatch.setenv("SESSION_IDLE_TIMEOUT_SECONDS", str(seconds))
+        get_settings.cache_clear()
+
+    return configure
+
+
+def test_activity_is_recorded_once_a_tenth_of_the_idle_timeout_has_passed(
+    shop, frozen_clock, idle_timeout
+):
+    """A short idle timeout (under ten touch intervals) records use every tenth of it,
+    rounded down to whole seconds: 105 s, every 10 s. A request exactly 10 s after the
+    last record counts, so the session lives until 10 + 105 s."""
+    idle_timeout(105)
+    mario()
+    token = shop.token(MARIO, GOOD_PASSWORD)
+    frozen_clock.advance(seconds=10)
+    assert is_valid(token)
+    frozen_clock.advance(seconds=104)  # 114 s after the login, 104 s after the last use
+    assert is_valid(token)
+
+
+def test_use_sooner_than_a_tenth_of_the_idle_timeout_is_not_recorded(
+    shop, frozen_clock, idle_timeout
+):
+    idle_timeout(100)  # a record every 10 s
+    mario()
+    token = shop.token(MARIO, GOOD_PASSWORD)
+    frozen_clock.advance(seconds=9)
+    assert is_valid(token)  # not recorded: the session still ends 100 s after the login
+    frozen_clock.advance(seconds=91)
+    assert authorize(token) == UNAUTHORIZED
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "bWFyaW8ucm9zc2lAZXhhbXBsZS5jb20",  # no dot
+        "bWFyaW8ucm9zc2lAZXhhbXBsZS5jb20.",  # no secret
+        "bWFyaW8ucm9zc2lAZXhhbXBsZS5jb20." + "A" * 993,  # 1025 characters
+    ],
+)
+def test_a_malformed_bearer_is_refused_without_a_read(shop, token):
+    from tests.unit.test_security_rules_storage import reads
+
+    mario()
+    with reads() as seen, faults.failing("BatchGetItem", "ThrottlingException") as batch:
+        assert authorize(token) == UNAUTHORIZED
+    assert (seen, batch.seen) == ([], 0)
+
+
+def test_a_bearer_of_1024_characters_is_looked_up(shop):
+    mario()
+    token = "bWFyaW8ucm9zc2lAZXhhbXBsZS5jb20." + "A" * 992
+    assert len(token) == 1024
+    with faults.failing("BatchGetItem", "ThrottlingException") as batch:
+        authorize(token)
+    assert batch.seen == 1
