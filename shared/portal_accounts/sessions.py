@@ -27,7 +27,7 @@ from portal_accounts import clock
 from portal_accounts.config import Settings, get_settings
 from portal_accounts.errors import AuthenticationFailed
 from portal_accounts.models import AccountModel, SessionModel, linked_customers
-from portal_accounts.store import batch_get
+from portal_accounts.store import batch_get, condition_failed
 
 SESSION_ENDED = "Your session has ended: log in again."
 # What the session authorizer passes instead of a principal when AWS could not tell whether
@@ -157,7 +157,7 @@ def authenticate(token: str | None) -> Principal:
                 condition=SessionModel.session_hash.exists(),
             )
         except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise  # the system's fault (throttling...), not the session's: a 503
             raise AuthenticationFailed(SESSION_ENDED) from None  # logged out meanwhile
     return Principal(

@@ -72,6 +72,13 @@ def system_fault(error: BaseException) -> str | None:
     return code if int(status) >= 500 else None
 
 
+def condition_failed(error: PynamoDBException) -> bool:
+    """Whether a single-item write failed its condition (not AWS's fault: after a timeout
+    there is no response to read a code from)."""
+    response = getattr(error.cause, "response", None) or {}
+    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
 def _reasons_of(error: botocore.exceptions.ClientError) -> set[str]:
     """The codes of a cancelled transaction's reasons ("None" for the parts that passed)."""
     if isinstance(error, VerboseClientError):  # PynamoDB keeps them apart from `response`

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -45,7 +45,7 @@ from pynamodb.transactions import TransactWrite
 from portal_accounts.config import get_settings
 from portal_accounts.errors import TemporarilyUnavailable, Throttled
 from portal_accounts.models import ThrottleModel
-from portal_accounts.store import BUSY, system_fault
+from portal_accounts.store import BUSY, condition_failed, system_fault
 
 MEMORY = timedelta(days=1)
 LOCKOUT_MEMORY = timedelta(days=365)
@@ -99,11 +99,6 @@ def delay_after(failures: int) -> timedelta:
 
 def _count(value: float | None) -> int:
     return int(value) if value is not None else 0
-
-
-def _is_condition_failure(error: PynamoDBException) -> bool:
-    response = getattr(error.cause, "response", None) or {}  # none after a timeout
-    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 @dataclass
@@ -167,7 +162,7 @@ def _undo(attempt: Reservation, condition: Condition, *, restore_lock: bool) -> 
             condition=condition & (ThrottleModel.pending > 0) & (ThrottleModel.failures > 0),
         )
     except UpdateError as error:
-        if not _is_condition_failure(error):
+        if not condition_failed(error):
             log.warning("could not release a login attempt: %s", system_fault(error))
         return False
     return True
@@ -248,7 +243,7 @@ def reserve(key: str, record: ThrottleModel | None, now: datetime) -> Reservatio
         try:
             counted.update(actions=actions, condition=condition)  # answers the item as written
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 record = _read(key)  # another attempt moved it: decide again on what is there
                 continue
             if system_fault(error) is None:

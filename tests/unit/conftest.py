@@ -264,6 +264,19 @@ def postman(clean_aws) -> Postman:
 
 
 @pytest.fixture
+def lockout_after(monkeypatch):
+    """LOGIN_LOCKOUT_FAILURES set for one test (the default, 100, is slow to reach)."""
+
+    def configure(failures: int) -> None:
+        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
+        get_settings.cache_clear()
+
+    yield configure
+    monkeypatch.delenv("LOGIN_LOCKOUT_FAILURES", raising=False)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def frozen_clock():
     with clock.frozen() as frozen:
         yield frozen

@@ -590,19 +590,6 @@ def test_racing_resets_send_exactly_one_working_password(moto_server):
 # ---- review of issue 9: an operator's email does not lift a lockout ------------------------
 
 
-@pytest.fixture
-def lockout_after(monkeypatch):
-    """LOGIN_LOCKOUT_FAILURES set for one test (the default, 100, is slow to reach)."""
-
-    def configure(failures: int) -> None:
-        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
-        get_settings.cache_clear()
-
-    yield configure
-    monkeypatch.delenv("LOGIN_LOCKOUT_FAILURES")
-    get_settings.cache_clear()
-
-
 def send_link(operator, customer_id: str, flow: str) -> None:
     if flow == "credentials":
         assert operator.send_credentials(customer_id)["statusCode"] == 202

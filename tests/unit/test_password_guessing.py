@@ -6,8 +6,6 @@ LOGIN_LOCKOUT_FAILURES failures in a row until a reset by email or an operator's
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from functions.operator_get_account.app import handler as get_account_handler
@@ -35,19 +33,6 @@ def retry_after(response) -> int:
     assert response["statusCode"] == 429, response
     assert response["json"]["type"] == "too_many_requests"
     return int(response["headers"]["Retry-After"])
-
-
-@pytest.fixture
-def lockout_after(monkeypatch):
-    """LOGIN_LOCKOUT_FAILURES set for one test (the default, 100, is slow to reach)."""
-
-    def configure(failures: int) -> None:
-        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
-        get_settings.cache_clear()
-
-    yield configure
-    os.environ.pop("LOGIN_LOCKOUT_FAILURES", None)
-    get_settings.cache_clear()
 
 
 # ---- finding 4: throttling starts at the limit, not one attempt late ----------------------

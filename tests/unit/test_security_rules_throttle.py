@@ -7,14 +7,12 @@ the lock or lockout it set all go; but it never takes away what a later attempt 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 
 import botocore.client
-import pytest
 
 from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
@@ -29,19 +27,6 @@ WRONG = "not the right password at all"
 
 def max_failures() -> int:
     return get_settings().login_max_failures
-
-
-@pytest.fixture
-def lockout_after(monkeypatch):
-    """LOGIN_LOCKOUT_FAILURES for one test (the default, 100, is slow to reach)."""
-
-    def configure(failures: int) -> None:
-        monkeypatch.setenv("LOGIN_LOCKOUT_FAILURES", str(failures))
-        get_settings.cache_clear()
-
-    yield configure
-    os.environ.pop("LOGIN_LOCKOUT_FAILURES", None)
-    get_settings.cache_clear()
 
 
 def record() -> ThrottleModel:
