@@ -146,7 +146,9 @@ class Index:
         kept = (*table_keys, *self.keys, *(self.attributes if self.projection == "INCLUDE" else ()))
         return {name: item[name] for name in kept if name in item}
 
-    def write_units(self, before: dict | None, after: dict | None, table_keys: tuple[str, ...]):
+    def write_units(
+        self, before: dict | None, after: dict | None, table_keys: tuple[str, ...]
+    ) -> int:
         """Units the index spends on an item's write that changed it from before to after."""
         old, new = self.entry(before, table_keys), self.entry(after, table_keys)
         if old == new:
@@ -245,9 +247,12 @@ class Meter:
             before = [self._item(client, write.table.name, write.key) for write in writes]
             return lambda response: self._bill_writes(client, writes, before)
         if operation in READ_OPERATIONS:
-            return lambda response: (
-                response is not None and self._bill_read(client, operation, params, response)
-            )
+
+            def bill_read(response: dict | None) -> None:
+                if response is not None:  # a read that failed read nothing
+                    self._bill_read(client, operation, params, response)
+
+            return bill_read
         return _ignore
 
     def _writes(self, operation: str, params: dict) -> Iterator[_Write]:
