@@ -21,6 +21,7 @@ BENCHMARKS: tuple[str, ...] = (
     "login_latency",
     "search_scaling",
     "sender",
+    "write_units",
 )
 QUICK_SIZES = [2000, 6000]
 

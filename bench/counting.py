@@ -14,7 +14,7 @@ found its item. `RequestLog.calls` holds every request of every service, with th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -140,12 +140,19 @@ class RequestLog:
         )
 
 
+# Called before a request with (client, service, operation, params); the callable it
+# returns gets the response after it (None if the request raised).
+Observer = Callable[[BaseClient, str, str, dict], Callable[[dict | None], None]]
+
 _active: list[RequestLog] = []
+_observers: list[Observer] = []
+# The unwrapped call: requests made through it are neither counted nor observed.
 _original = BaseClient._make_api_call
 
 
 def _counting_call(self: BaseClient, operation_name: str, api_params: dict) -> dict:
-    service = self.meta.service_model.service_name if _active else ""
+    service = self.meta.service_model.service_name if _active or _observers else ""
+    after = [observe(self, service, operation_name, api_params) for observe in _observers]
     response = None
     try:
         response = _original(self, operation_name, api_params)
@@ -154,13 +161,36 @@ def _counting_call(self: BaseClient, operation_name: str, api_params: dict) -> d
         if service:
             for log in _active:
                 log.record(service, operation_name, api_params, response)
+        for done in after:
+            done(response)
+
+
+def _install() -> None:
+    if BaseClient._make_api_call is not _counting_call:
+        BaseClient._make_api_call = _counting_call
+
+
+def uncounted_call(client: BaseClient, operation: str, params: dict) -> dict:
+    """A request that no RequestLog counts and no observer sees (an observer's own reads)."""
+    return _original(client, operation, params)
+
+
+@contextmanager
+def observing(observer: Observer) -> Iterator[None]:
+    """Show every AWS request made inside the block, from any client, to `observer`,
+    before it is made and after (bench/write_units.py reads the items around each write)."""
+    _install()
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 @contextmanager
 def counting() -> Iterator[RequestLog]:
     """Every AWS request made inside the block, from any client."""
-    if BaseClient._make_api_call is not _counting_call:
-        BaseClient._make_api_call = _counting_call
+    _install()
     log = RequestLog()
     _active.append(log)
     try:
