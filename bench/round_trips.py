@@ -9,7 +9,7 @@ accounts, the queue's messages) happens before counting starts.
 A budget is what the design needs, in requests (each one a network round trip on AWS).
 Operations that change search-index entries need one BatchWriteItem per 25 entries to put
 or delete; the bench computes how many the change needs from the account before and after
-(search.account_words, search.tokens_of), not from what the code happened to write, and
+(search.key_words, search.tokens_of), not from what the code happened to write, and
 adds those batches to the fixed part.
 """
 
@@ -133,7 +133,7 @@ def _index_state(username: str) -> tuple[set[str], str | None]:
         account = AccountModel.get(username, consistent_read=True)
     except AccountModel.DoesNotExist:
         return set(), None
-    return search.account_words(account), account.status
+    return search.key_words(account), account.status
 
 
 def _index_changes(before: tuple[set[str], str | None], after: tuple[set[str], str | None]):

@@ -25,6 +25,7 @@ def list_or_search(
     return AccountPage(
         items=[AccountSummary.of(account) for account in page.items],
         next_cursor=page.next_cursor,
+        partial=page.partial,
     )
 
 

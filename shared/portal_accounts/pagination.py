@@ -19,6 +19,9 @@ from portal_accounts.errors import InvalidInput
 class Page:
     items: list = field(default_factory=list)
     next_cursor: str | None = None
+    # The page stopped at its read budget before it was full: fewer items than asked
+    # (maybe none), though more may match after next_cursor.
+    partial: bool = False
 
 
 def bad_cursor() -> InvalidInput:

@@ -1,13 +1,21 @@
-"""The account search index: prefix tokens of the email and of linked customers' names.
+"""The account search index: prefix tokens of the email's local part and of names.
 
-Searching "a few letters of the name or the email" is one Query on the token of the
-query's longest word, so the items read per page never grow with the table. Each entry's
-sort key is "<status>#<username>", so a status filter is a key condition, not a filter.
+Searching "a few letters of the name or the email" is a Query on the token of one of the
+query's words, so the items read per page never grow with the table. Each entry's sort
+key is "<status>#<username>", so a status filter is a key condition, not a filter.
+
+Only the words an operator looks a person up by get tokens: those of the linked
+customers' names and of the email's local part. The domain's words do not (`gmail`,
+`com`: one partition per provider, holding a good part of the table, read by whoever types
+an address); they are kept in each entry's `words`, so they narrow a search driven by
+another word ("neri gmail"), and a query that is a whole address is looked up by key
+(listing.py).
 
 The index is derived data: the account item records what is indexed for it
-(`indexed_words`, `indexed_status`), every change that moves names, email or status calls
-`sync`, and results are re-checked against the accounts they point at, so a sync cut off
-half-way can hide an account until its next change but never show a wrong one.
+(`indexed_words`: the words that have tokens; `indexed_status`), every change that moves
+names, email or status calls `sync`, and results are re-checked against the accounts they
+point at, so a sync cut off half-way can hide an account until its next change but never
+show a wrong one.
 """
 
 from __future__ import annotations
@@ -31,11 +39,21 @@ def words_of(text: str) -> set[str]:
     return {w for w in _WORD.findall(plain) if len(w) >= MIN_TOKEN}
 
 
-def account_words(account: AccountModel) -> set[str]:
-    words = words_of(account.username)
+def key_words(account: AccountModel) -> set[str]:
+    """The words that have tokens: the names' and the email's local part's."""
+    words = words_of(account.username.rpartition("@")[0])
     for customer in linked_customers(account).values():
         words |= words_of(f"{customer['first_name']} {customer['last_name']}")
     return words
+
+
+def all_words(username: str, key: set[str]) -> set[str]:
+    """What a search matches against: the key words and the domain's."""
+    return key | words_of(username.rpartition("@")[2])
+
+
+def account_words(account: AccountModel) -> set[str]:
+    return all_words(account.username, key_words(account))
 
 
 def tokens_of(words: set[str]) -> set[str]:
@@ -63,13 +81,16 @@ def sync(account: AccountModel) -> None:
 
 
 def _sync(account: AccountModel) -> None:
-    words = account_words(account)
+    words = key_words(account)
+    # Items indexed before the domain lost its tokens hold its words here too: their
+    # first sync deletes those tokens.
     old_words = set(account.indexed_words or ())
     old_status = account.indexed_status
     if words == old_words and account.status == old_status:
         return
     old_status = old_status or account.status
     new_tokens = tokens_of(words)
+    matched = all_words(account.username, words)
     # DynamoDB refuses a batch that deletes and puts the same key: with the status
     # unchanged, only tokens that went away are deleted (the rest are overwritten).
     stale = (
@@ -80,7 +101,7 @@ def _sync(account: AccountModel) -> None:
             batch.delete(SearchEntryModel(token, entry_key(old_status, account.username)))
         for token in new_tokens:
             batch.save(
-                SearchEntryModel(token, entry_key(account.status, account.username), words=words)
+                SearchEntryModel(token, entry_key(account.status, account.username), words=matched)
             )
     account.update(
         actions=[

@@ -53,7 +53,11 @@ def test_listing_filters_by_status(desk):
 def test_an_empty_registry_lists_nothing(desk):
     for status in ("active", "disabled", "all"):
         assert desk.all_pages(status=status) == []
-    assert desk.list_accounts(q="ross")["json"] == {"items": [], "next_cursor": None}
+    assert desk.list_accounts(q="ross")["json"] == {
+        "items": [],
+        "next_cursor": None,
+        "partial": False,
+    }
 
 
 def test_pagination_returns_every_account_exactly_once(desk):
@@ -120,8 +124,13 @@ def test_search_ignores_case_and_accents(desk, registry):
 def test_search_by_email_local_part_and_domain(desk, registry):
     assert found(desk, "segret") == {registry["nord"]}
     assert found(desk, "kappa") == {registry["nord"]}
-    assert found(desk, "nord") == {registry["nord"]}
-    assert found(desk, "palestra-n") == {registry["nord"]}
+    # The domain's words have no tokens (issue 10): alone they find nothing, with a word
+    # of the local part or of a name they narrow.
+    assert found(desk, "nord") == set()
+    assert found(desk, "palestra-n") == set()
+    assert found(desk, "kappa nord") == {registry["nord"]}
+    assert found(desk, "irene palestra") == {registry["nord"]}
+    assert found(desk, "kappa example") == set()
 
 
 def test_several_words_narrow_the_search(desk, registry):

@@ -210,6 +210,13 @@ class AccountDetail(AccountOut):
 class AccountPage:
     items: list[AccountSummary]
     next_cursor: str | None
+    partial: Annotated[
+        bool,
+        Describe(
+            "A search page stopped at its read budget before it was full: fewer items than "
+            "the limit (maybe none), though more may match; next_cursor goes on."
+        ),
+    ] = False
 
 
 @dataclass(kw_only=True)
