@@ -156,7 +156,9 @@ def _first_login_of_the_day(last_login_at: datetime | None, now: datetime) -> bo
     once a day per account keeps logins off that index (issue 10, finding 2). `!=`, not
     `<`: a time recorded ahead of this clock is corrected rather than kept forever.
     """
-    return last_login_at is None or last_login_at.astimezone(UTC).date() != now.astimezone(UTC).date()
+    if last_login_at is None:
+        return True
+    return last_login_at.astimezone(UTC).date() != now.astimezone(UTC).date()
 
 
 def _open_session(

@@ -49,9 +49,10 @@ def account_writes(monkeypatch) -> list[str]:
         if operation == "TransactWriteItems":
             for item in params.get("TransactItems", []):
                 seen.extend(k for k, part in item.items() if part.get("TableName") == table)
-        elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            if params.get("TableName") == table:
-                seen.append(operation.removesuffix("Item"))
+        elif operation in ("PutItem", "UpdateItem", "DeleteItem") and (
+            params.get("TableName") == table
+        ):
+            seen.append(operation.removesuffix("Item"))
         return original(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -61,9 +62,7 @@ def account_writes(monkeypatch) -> list[str]:
 # ---- once a day -------------------------------------------------------------------------
 
 
-def test_the_days_first_login_is_recorded_and_later_ones_that_day_are_not(
-    shop, desk, frozen_clock
-):
+def test_the_days_first_login_is_recorded_and_later_ones_that_day_are_not(shop, desk, frozen_clock):
     seed_account(MARIO, [("Mario", "Rossi")])
     frozen_clock.advance(minutes=5)
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
