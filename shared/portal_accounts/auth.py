@@ -2,11 +2,11 @@
 
 Login costs three round trips: one BatchGetItem (account + throttle), one conditional
 update that reserves the attempt in the throttle (throttle.py), and one transaction:
-session, the account's credentials checked as read (and its last login, once a day),
-throttle cleared and audit on success; the attempt resolved as a failure and its audit
-event on failure. Every failure — unknown user, wrong password,
-disabled or unlinked account, expired temporary password — gets the same answer after
-the same argon2 verify and the same writes.
+session, the account's credentials checked as read (and its last login written, once a
+day), throttle cleared and audit on success; the attempt resolved as a failure and its
+audit event on failure. Every failure — unknown user, wrong password, disabled or
+unlinked account, expired temporary password — gets the same answer after the same
+argon2 verify and the same writes.
 """
 
 from __future__ import annotations
@@ -173,8 +173,9 @@ def _open_session(
     # Only on the credentials that were checked: a login with the old password racing a
     # reset (or a disable, or the last customer unlinked, or the sender writing an emailed
     # password) must not write the old hash back, nor open a session on the new version.
-    # Every one of those moves the credential version or the hash, so the condition holds
-    # whether the account is updated or, on the day's later logins, only checked.
+    # Every one of those moves the credential version or the hash, so this condition
+    # catches them whether the account is updated or, on the day's later logins, only
+    # checked (a ConditionCheck, which writes nothing, so no index entry either).
     verified = (AccountModel.credential_version == int(account.credential_version)) & (
         AccountModel.password_hash == account.password_hash
     )

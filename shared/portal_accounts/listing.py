@@ -82,7 +82,8 @@ class _Shard:
 def _merged(status: str, after: str | None, limit: int) -> tuple[list[AccountModel], bool]:
     """The first `limit` accounts of the status after `after` across its shards, and
     whether any are left. A shard is read again only when its next entry is needed."""
-    shards = [_Shard(key, after, _shard_batch(limit)) for key in status_shards(status)]
+    batch = _shard_batch(limit)
+    shards = [_Shard(key, after, batch) for key in status_shards(status)]
     for shard in shards:
         shard.read()
     heads = [(shard.entries[0].username, n) for n, shard in enumerate(shards) if shard.entries]

@@ -50,10 +50,10 @@ class CustomerModel(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-# The by-status index's partition key is "<status>#<n>": the status alone would be two keys,
-# and every login of the day's first, every account created, would write the one key
-# `active` (a partition key takes about 1,000 writes/s). 32 shards keep each key under
-# 700 writes/s at 20,000 such writes/s (docs/scale.md); the listing merges them.
+# The by-status index's partition key is "<status>#<n>". The status alone would be two
+# keys, and each account's first login of the day, each account created, would write the
+# one key `active` (a partition key takes about 1,000 writes/s). 32 shards keep each key
+# under 700 writes/s at 20,000 such writes/s (docs/scale.md); the listing merges them.
 STATUS_SHARDS = 32
 
 
