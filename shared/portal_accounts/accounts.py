@@ -39,6 +39,7 @@ from portal_accounts.models import (
     ThrottleModel,
     linked_customers,
     login_throttle_key,
+    status_shard,
 )
 from portal_accounts.passwords import check_policy, hash_password
 from portal_accounts.store import TransactionCancelled, batch_get, transaction
@@ -331,7 +332,11 @@ def _set_status(username: str, status: str, action: str, actor: Actor) -> Accoun
     if account.status == status:
         return account
     disabling = status == DISABLED  # every session ends with it
-    actions: list[Action] = [AccountModel.status.set(status), revision.bump()]
+    actions: list[Action] = [
+        AccountModel.status.set(status),
+        AccountModel.status_shard.set(status_shard(account.username, status)),
+        revision.bump(),
+    ]
     if disabling:
         actions.append(AccountModel.credential_version.add(1))
     try:

@@ -2,10 +2,11 @@
 
 Login costs three round trips: one BatchGetItem (account + throttle), one conditional
 update that reserves the attempt in the throttle (throttle.py), and one transaction:
-session, last login, throttle cleared and audit on success; the attempt resolved as a
-failure and its audit event on failure. Every failure — unknown user, wrong password,
-disabled or unlinked account, expired temporary password — gets the same answer after
-the same argon2 verify and the same writes.
+session, the account's credentials checked as read (and its last login written, once a
+day), throttle cleared and audit on success; the attempt resolved as a failure and its
+audit event on failure. Every failure — unknown user, wrong password, disabled or
+unlinked account, expired temporary password — gets the same answer after the same
+argon2 verify and the same writes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 from pynamodb.expressions.update import Action
@@ -148,25 +149,43 @@ def login(raw_username: str, password: str) -> LoginResult:
         return _open_session(account, password, attempt, now)
 
 
+def _first_login_of_the_day(last_login_at: datetime | None, now: datetime) -> bool:
+    """Whether this login records itself: `last_login_at` is kept to the day (UTC).
+
+    It is projected into the by-status index, so every write of it is an index write too:
+    once a day per account keeps logins off that index (issue 10, finding 2). `!=`, not
+    `<`: a time recorded ahead of this clock is corrected rather than kept forever.
+    """
+    if last_login_at is None:
+        return True
+    return last_login_at.astimezone(UTC).date() != now.astimezone(UTC).date()
+
+
 def _open_session(
     account: AccountModel, password: str, attempt: throttle.Reservation, now: datetime
 ) -> LoginResult:
     token, session = new_session(account, now)
-    account_actions: list[Action] = [AccountModel.last_login_at.set(now)]
+    account_actions: list[Action] = []
+    if _first_login_of_the_day(account.last_login_at, now):
+        account_actions.append(AccountModel.last_login_at.set(now))
     if needs_rehash(account.password_hash):
         account_actions.append(AccountModel.password_hash.set(hash_password(password)))
+    # Only on the credentials that were checked: a login with the old password racing a
+    # reset (or a disable, or the last customer unlinked, or the sender writing an emailed
+    # password) must not write the old hash back, nor open a session on the new version.
+    # Every one of those moves the credential version or the hash, so this condition
+    # catches them whether the account is updated or, on the day's later logins, only
+    # checked (a ConditionCheck, which writes nothing, so no index entry either).
+    verified = (AccountModel.credential_version == int(account.credential_version)) & (
+        AccountModel.password_hash == account.password_hash
+    )
     try:
         with transaction() as tx:
             tx.save(session)
-            # Only on the credentials that were checked: a login with the old password
-            # racing a reset (or a disable, or the sender writing an emailed password)
-            # must not write the old hash back, nor open a session on the new version.
-            tx.update(
-                account,
-                actions=account_actions,
-                condition=(AccountModel.credential_version == int(account.credential_version))
-                & (AccountModel.password_hash == account.password_hash),
-            )
+            if account_actions:
+                tx.update(account, actions=account_actions, condition=verified)
+            else:
+                tx.condition_check(AccountModel, account.username, condition=verified)
             attempt.succeeded(tx)
             tx.save(_event(account.username, "login.succeeded"))
     except TransactionCancelled:
@@ -174,7 +193,6 @@ def _open_session(
         # the customer's failed attempt either.
         attempt.release()
         raise AuthenticationFailed(GENERIC_FAILURE) from None
-    account.last_login_at = now
     return LoginResult(token, session, account)
 
 

@@ -82,7 +82,7 @@ def test_the_suite_exercised_every_function_that_calls_aws():
 
 def test_the_check_reads_policies_and_spots_a_missing_action():
     assert Grant("dynamodb:BatchGetItem", "SessionsTable") in grants("SessionAuthorizerFunction")
-    assert Grant("dynamodb:Query", "AccountsTable/index/by-status") in grants(
+    assert Grant("dynamodb:Query", "AccountsTable/index/by-status-shard") in grants(
         "OperatorListAccountsFunction"
     )
     assert Grant("ses:SendEmail", "ses-identity") in grants("EmailSenderFunction")

@@ -139,7 +139,13 @@ class AccountSummary:
     username: str
     status: AccountStatus
     customers: list[LinkedCustomer]
-    last_login_at: str | None
+    last_login_at: Annotated[
+        str | None,
+        Describe(
+            "The last login, to the day: the time of the first login on the latest day "
+            "(UTC) the account logged in. Later logins that day do not move it."
+        ),
+    ]
 
     @classmethod
     def of(cls, account: AccountModel) -> AccountSummary:
