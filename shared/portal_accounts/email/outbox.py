@@ -95,9 +95,10 @@ def queue_url_for(template_id: str) -> str:
     email is transactional (a reset link valid an hour, an operator's new password, a
     "password changed" notice; the forgot-password requests that lead to reset links,
     recovery.request_reset): someone is waiting for it, so it has its own queue, drained
-    first, with senders a campaign cannot take (template.yaml SendRates). A template
-    nobody classified is transactional: a late email is worse than a campaign's one more.
-    Neither queue ever holds a secret (EmailRequest.secret names it).
+    first, with senders a campaign cannot take (template.yaml SendRates). A template not
+    named in BULK_TEMPLATES is transactional: one email too many in the fast lane costs
+    less than a reset link late. Neither queue ever holds a secret (EmailRequest.secret
+    names it).
     """
     settings = get_settings()
     return (
