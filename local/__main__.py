@@ -5,8 +5,8 @@
 2. The functions' environment from template.yaml, with local resource names; every setting
    the caller's environment sets wins (SPEC "Settings").
 3. Both APIs on one port by the real handlers (local.gateway), operator routes behind the
-   local JWT authorizer (local.operator_auth), and the email queue drained into the sender
-   (local.email_worker).
+   local JWT authorizer (local.operator_auth), and the email queues drained into the sender,
+   transactional first (local.email_worker).
 Only here: GET /_local/operator-token (`?scope=` for fewer scopes), /_local/emails,
 /_local/openapi.json.
 """
@@ -48,6 +48,8 @@ def function_environment(names: dict[str, str], base_url: str, caller: dict[str,
                 chosen = caller[key]
             elif key == "STOREFRONT_BASE_URL":
                 chosen = base_url  # links in emails point at this stack
+            elif key == "EMAIL_SENDERS":
+                chosen = "1"  # one worker drains the sender's queues: it has the whole rate
             else:
                 chosen = value
             if environment.get(key, chosen) != chosen:

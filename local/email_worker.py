@@ -1,7 +1,11 @@
 """Lambda's SQS event source mapping, locally: queues drained into the functions they feed.
 
-For every function with an SQS event in template.yaml, a thread receives up to BatchSize
-messages, invokes the handler with the event AWS builds, and deletes what succeeded:
+For every function with SQS events in template.yaml, a thread receives up to BatchSize
+messages from one of its queues, invokes the handler with the event AWS builds, and
+deletes what succeeded. A function's queues are drained in the order of its events, each
+batch from the first queue with messages: the sender's transactional queue, listed first,
+is empty before any bulk batch goes (on AWS each queue has its own mapping and senders).
+
 - the handler raises: nothing is deleted (the whole batch comes back);
 - with ReportBatchItemFailures, `{"batchItemFailures": [{"itemIdentifier": id}]}` keeps
   just those (an unknown or empty identifier fails the whole batch, as on AWS);
@@ -43,6 +47,7 @@ class SqsSource:
 
 
 def sources(functions: dict[str, Function], names: dict[str, str]) -> list[SqsSource]:
+    """Every SQS event of the template, in the template's order."""
     found = []
     for logical_id, resource in template.resources("AWS::Serverless::Function").items():
         for event in (resource["Properties"].get("Events") or {}).values():
@@ -126,11 +131,14 @@ def failed_ids(result: object, batch_ids: set[str], report_item_failures: bool) 
 
 
 class QueueWorker(threading.Thread):
-    """Drains one SQS source until stopped."""
+    """Drains the SQS sources of one function until stopped, the first ones first."""
 
-    def __init__(self, source: SqsSource, log=None) -> None:
-        super().__init__(name=f"sqs-{source.function.logical_id}", daemon=True)
-        self.source = source
+    def __init__(self, *sources: SqsSource, log=None) -> None:
+        if not sources or len({source.function.logical_id for source in sources}) != 1:
+            raise ValueError("a worker drains the sources of one function")
+        self.function = sources[0].function
+        super().__init__(name=f"sqs-{self.function.logical_id}", daemon=True)
+        self.sources = sources
         self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
         self._stop_event = threading.Event()
         self._sqs = boto3.client("sqs")
@@ -151,8 +159,9 @@ class QueueWorker(threading.Thread):
                 self._stop_event.wait(POLL_INTERVAL_SECONDS)
 
     def drain_once(self) -> bool:
-        """Receive one batch and hand it over; True when there was something to do."""
-        function = self.source.function
+        """Hand over one batch, from the first source with messages; True when there was
+        something to do."""
+        function = self.function
         if not function.exists():
             # The sender may not be written yet: leave the messages in the queue.
             if not self._missing_noted:
@@ -160,18 +169,24 @@ class QueueWorker(threading.Thread):
                 self._missing_noted = True
             self._stop_event.wait(MISSING_RETRY_SECONDS)
             return False
-        messages = self._sqs.receive_message(
-            QueueUrl=self.source.queue_url,
-            MaxNumberOfMessages=self.source.batch_size,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return False
+        for source in self.sources:
+            messages = self._sqs.receive_message(
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=source.batch_size,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if messages:
+                return self._deliver(source, messages)
+        return False
+
+    def _deliver(self, source: SqsSource, messages: list[dict]) -> bool:
+        """Invoke the function with the batch, then delete what succeeded."""
+        function = self.function
         batch_ids = {m["MessageId"] for m in messages}
         try:
-            result = function.invoke(sqs_event(messages, self.source, self.region))
+            result = function.invoke(sqs_event(messages, source, self.region))
         except FunctionMissing as missing:
             self._log(f"email worker: {missing}")
             return False
@@ -181,14 +196,14 @@ class QueueWorker(threading.Thread):
                 f"stays in the queue:\n{traceback.format_exc()}"
             )
             return True
-        keep = failed_ids(result, batch_ids, self.source.report_item_failures)
+        keep = failed_ids(result, batch_ids, source.report_item_failures)
         done = [m for m in messages if m["MessageId"] not in keep]
         if keep:
             self._log(f"email worker: {len(keep)} of {len(messages)} messages failed, kept")
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             self._sqs.delete_message_batch(
-                QueueUrl=self.source.queue_url,
+                QueueUrl=source.queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
@@ -196,8 +211,16 @@ class QueueWorker(threading.Thread):
         return True
 
 
+def workers(functions: dict[str, Function], names: dict[str, str], log=None) -> list[QueueWorker]:
+    """One worker per function with SQS events, over its sources in the template's order."""
+    by_function: dict[str, list[SqsSource]] = {}
+    for source in sources(functions, names):
+        by_function.setdefault(source.function.logical_id, []).append(source)
+    return [QueueWorker(*found, log=log) for found in by_function.values()]
+
+
 def start(functions: dict[str, Function], names: dict[str, str]) -> list[QueueWorker]:
-    workers = [QueueWorker(source) for source in sources(functions, names)]
-    for worker in workers:
+    started = workers(functions, names)
+    for worker in started:
         worker.start()
-    return workers
+    return started

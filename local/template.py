@@ -69,7 +69,8 @@ def parameter_defaults() -> dict[str, str]:
 
 
 def resolve(value: object, names: dict[str, str]) -> object:
-    """Resolve !Ref, !Join and the simple !Sub/!GetAtt forms used in function environments."""
+    """Resolve !Ref, !Join, !FindInMap and the simple !Sub/!GetAtt forms used in function
+    environments."""
     if isinstance(value, Tag):
         if value.name == "Join" and isinstance(value.value, list):
             separator, parts = value.value
@@ -79,6 +80,9 @@ def resolve(value: object, names: dict[str, str]) -> object:
         if value.name == "GetAtt":
             target = value.value if isinstance(value.value, str) else ".".join(value.value)
             return names.get(target, target)
+        if value.name == "FindInMap" and isinstance(value.value, list):
+            mapping, top, second = (str(resolve(key, names)) for key in value.value)
+            return load()["Mappings"][mapping][top][second]
         if value.name == "Sub":
             text = value.value if isinstance(value.value, str) else value.value[0]
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(names.get(m.group(1), m.group(0))), text)

@@ -39,6 +39,7 @@ def aws():
     with mock_aws():
         names = resources.create_all()
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         get_settings.cache_clear()
         yield names

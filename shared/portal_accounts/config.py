@@ -29,7 +29,15 @@ class Settings:
     templates_table: str = "portal-accounts-templates"
     email_log_table: str = "portal-accounts-email-log"
     idempotency_table: str = "portal-accounts-idempotency"
+    # Transactional emails (reset links, password changed), and bulk ones (credentials):
+    # outbox.queue_url_for says which.
     email_queue_url: str = ""
+    email_bulk_queue_url: str = ""
+    # Each sender paces its SES calls to ses_max_send_rate / email_senders a second, so the
+    # email_senders that may run at once stay within SES's rate (template.yaml SendRates);
+    # 0: unpaced (the tests' emulated SES has no rate).
+    ses_max_send_rate: int = _int(0, low=0)
+    email_senders: int = _int(1, low=1)
     sender_email_address: str = "no-reply@example.com"
     email_max_receive_count: int = _int(5, low=1)
 

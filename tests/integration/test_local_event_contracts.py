@@ -254,10 +254,35 @@ def _count(sqs, url: str) -> int:
 
 def test_template_sqs_events_become_sources(aws):
     functions = {"EmailSenderFunction": RecordingFunction("EmailSenderFunction")}
-    (source,) = email_worker.sources(functions, aws)
-    assert source.queue_url == aws["EmailQueue"]
-    assert source.queue_arn == aws["EmailQueue.Arn"]
-    assert source.batch_size == 10 and source.report_item_failures is True
+    transactional, bulk = email_worker.sources(functions, aws)  # the template's order
+    assert transactional.queue_url == aws["EmailQueue"]
+    assert transactional.queue_arn == aws["EmailQueue.Arn"]
+    assert bulk.queue_url == aws["BulkEmailQueue"]
+    assert bulk.queue_arn == aws["BulkEmailQueue.Arn"]
+    for source in (transactional, bulk):
+        assert source.batch_size == 10 and source.report_item_failures is True
+    (worker,) = email_worker.workers(functions, aws)
+    assert worker.sources == (transactional, bulk)
+
+
+def test_each_batch_comes_from_the_first_source_with_messages(aws):
+    sqs = boto3.client("sqs")
+    function = RecordingFunction("EmailSenderFunction")
+    (worker,) = email_worker.workers({"EmailSenderFunction": function}, aws, log=lambda _: None)
+    for n in range(15):
+        sqs.send_message(QueueUrl=aws["BulkEmailQueue"], MessageBody=json.dumps({"bulk": n}))
+    assert worker.drain_once()  # a bulk batch: nothing else waits
+    sqs.send_message(QueueUrl=aws["EmailQueue"], MessageBody=json.dumps({"transactional": 0}))
+    while worker.drain_once():
+        pass
+    queues = [
+        {record["eventSourceARN"] for record in event["Records"]} for event in function.events
+    ]
+    assert queues == [
+        {aws["BulkEmailQueue.Arn"]},
+        {aws["EmailQueue.Arn"]},
+        {aws["BulkEmailQueue.Arn"]},
+    ]
 
 
 def test_sqs_batch_event_and_partial_failures(queue):

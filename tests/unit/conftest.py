@@ -197,6 +197,7 @@ def _module_aws():
     with mock_aws():
         names = resources.create_all()
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         get_settings.cache_clear()
         yield names
@@ -351,7 +352,12 @@ def moto_server():
     against other threads; the server serialises requests the way DynamoDB makes each of
     them atomic, so racing threads exercise our conditions, not moto's.
     """
-    keys = ("AWS_ENDPOINT_URL", "EMAIL_QUEUE_URL", "EMAIL_DEAD_LETTER_QUEUE_URL")
+    keys = (
+        "AWS_ENDPOINT_URL",
+        "EMAIL_QUEUE_URL",
+        "EMAIL_BULK_QUEUE_URL",
+        "EMAIL_DEAD_LETTER_QUEUE_URL",
+    )
     saved = {key: os.environ.get(key) for key in keys}
     _forget_clients()
     server = local_aws.start()
@@ -359,6 +365,7 @@ def moto_server():
         moto_api_backend.reset()  # the server serves moto's process-wide state
         names = resources.create_all()
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         get_settings.cache_clear()
         yield MotoServer(server.endpoint_url, names)

@@ -283,25 +283,41 @@ def sqs_event(records: list[dict]) -> dict:
 
 
 class Postman:
-    """The email queue, the sender that drains it, and what SES has sent."""
+    """The email queues, the sender that drains them (the transactional queue first, as
+    the local stack does), and what SES has sent."""
 
     def __init__(self, names: dict[str, str]) -> None:
-        self.queue_url = names["EmailQueue"]
+        self.queue_url = names["EmailQueue"]  # transactional
+        self.bulk_queue_url = names["BulkEmailQueue"]
         self.dlq_url = names["EmailDeadLetterQueue"]
-        self.queue_arn = names.get("EmailQueue.Arn") or _arn_of(self.queue_url)
+        self._arns = {
+            names[queue]: names.get(f"{queue}.Arn") or _arn_of(names[queue])
+            for queue in ("EmailQueue", "BulkEmailQueue")
+        }
+        self._queue_of: dict[str, str] = {}  # receipt handle -> the queue it came from
         self.sqs = boto3.client("sqs")
 
-    # -- the queue
+    # -- the queues
     def receive(self, *, max_messages: int = 10, visibility_timeout: int | None = None):
+        """One batch, from the first queue with messages (each batch from one queue)."""
         kwargs = {}
         if visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = visibility_timeout
-        return self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max_messages,
-            AttributeNames=["All"],
-            **kwargs,
-        ).get("Messages", [])
+        for queue_url in self._arns:
+            messages = self.sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=max_messages,
+                AttributeNames=["All"],
+                **kwargs,
+            ).get("Messages", [])
+            if messages:
+                self._queue_of.update((m["ReceiptHandle"], queue_url) for m in messages)
+                return messages
+        return []
+
+    def queue_of(self, message: dict) -> str:
+        """The URL of the queue a received message came from."""
+        return self._queue_of[message["ReceiptHandle"]]
 
     def receive_all(self, expected: int | None = None) -> list[dict]:
         """Every message now in the queue (made invisible until handled)."""
@@ -320,7 +336,7 @@ class Postman:
         messages = self.receive_all()
         for message in messages:
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url,
+                QueueUrl=self.queue_of(message),
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=0,
             )
@@ -328,10 +344,12 @@ class Postman:
 
     def delete(self, messages: list[dict]) -> None:
         for message in messages:
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            self.sqs.delete_message(
+                QueueUrl=self.queue_of(message), ReceiptHandle=message["ReceiptHandle"]
+            )
 
     def record(self, message: dict) -> dict:
-        return sqs_record(message, self.queue_arn)
+        return sqs_record(message, self._arns[self.queue_of(message)])
 
     def run_sender(self, records: list[dict]) -> dict:
         """Invoke the sender with these records; returns its partial batch response."""
@@ -346,7 +364,7 @@ class Postman:
         return failed
 
     def drain(self, rounds: int = 10) -> None:
-        """Send everything in the queue, including what the sender queues itself (a
+        """Send everything in the queues, including what the sender queues itself (a
         forgot-password request becomes a reset-link email). Failed messages stay."""
         for _ in range(rounds):
             messages = self.receive()

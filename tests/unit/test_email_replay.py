@@ -140,7 +140,7 @@ def test_a_credentials_email_redriven_from_the_dead_letter_queue_days_later_is_n
     monkeypatch.undo()
     [dead] = postman.sqs.receive_message(QueueUrl=postman.dlq_url)["Messages"]
     frozen_clock.advance(days=4)
-    postman.sqs.send_message(QueueUrl=postman.queue_url, MessageBody=dead["Body"])
+    postman.sqs.send_message(QueueUrl=postman.bulk_queue_url, MessageBody=dead["Body"])
     postman.drain()
     not_sent(operator, postman, "not sent: queued longer ago than its link would be valid")
 

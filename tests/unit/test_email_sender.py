@@ -131,13 +131,13 @@ def test_a_throttled_send_fails_only_its_record_and_a_retry_sends_it_once(
     entry = log_entry(operator)
     assert entry["status"] == "queued"
     assert entry["sent_at"] is None
-    assert "ClientError" in entry["error"] and "attempt 1" in entry["error"]
+    assert entry["error"] == "throttled by SES (Throttling) on attempt 1"
     assert log_entry(operator, "anna@example.com")["status"] == "sent"
 
     # SES recovers; SQS hands the message out again once its visibility timeout is over.
     ses_down_for.clear()
     postman.sqs.change_message_visibility(
-        QueueUrl=postman.queue_url,
+        QueueUrl=postman.queue_of(mario_message),
         ReceiptHandle=mario_message["ReceiptHandle"],
         VisibilityTimeout=0,
     )
@@ -169,9 +169,10 @@ def test_an_error_without_a_code_is_retried_too(operator, postman, monkeypatch):
 
 
 def test_on_the_last_allowed_receive_the_log_says_it_gave_up(operator, postman, monkeypatch):
+    # (Not for throttling, which is never the email's fault: tests/unit/test_email_queues.py.)
     queue_credentials_email(operator)
     [message] = postman.receive()
-    FailingSes(monkeypatch, "Throttling")
+    FailingSes(monkeypatch, "ServiceUnavailable")
     limit = get_settings().email_max_receive_count
     record = postman.record(message)
 
@@ -330,22 +331,22 @@ def test_new_password_emails_never_put_the_password_in_a_log(
     try:
         assert operator.reset_password(customer_id)["statusCode"] == 202
         [message] = postman.receive()
-        # Deliver it twice, one failure first, so every logging path runs.
+        # Deliver it three times, throttled then failed first, so every logging path runs.
         client = sender._ses()
         original = type(client).send_email
+        failures = ["Throttling", "ServiceUnavailable"]
 
         def flaky(**kwargs):
-            flaky.calls += 1
-            if flaky.calls == 1:
-                raise ClientError({"Error": {"Code": "Throttling", "Message": "x"}}, "SendEmail")
+            if failures:
+                code = failures.pop(0)
+                raise ClientError({"Error": {"Code": code, "Message": "x"}}, "SendEmail")
             return original(client, **kwargs)
 
-        flaky.calls = 0
         monkeypatch.setattr(client, "send_email", flaky)
         record = postman.record(message)
-        postman.run_sender([record])
-        record["attributes"]["ApproximateReceiveCount"] = "2"
-        postman.run_sender([record])
+        for receives in ("1", "2", "3"):
+            record["attributes"]["ApproximateReceiveCount"] = receives
+            postman.run_sender([record])
     finally:
         functions_logger.removeHandler(caplog.handler)
         functions_logger.setLevel(previous_level)
@@ -357,6 +358,7 @@ def test_new_password_emails_never_put_the_password_in_a_log(
     ]
     assert any(r.getMessage() == "email sent" for r in app_records)
     assert any(r.getMessage() == "email send failed" for r in app_records)
+    assert any(r.getMessage() == "email throttled" for r in app_records)
     for record in app_records:
         assert password not in record.getMessage()
         assert password not in json.dumps(record.__dict__, default=str)

@@ -1,5 +1,7 @@
 """Enqueue, never send inline: an email request goes to SQS and into the account's log.
 
+Two queues (`queue_url_for`): transactional emails never wait behind a bulk campaign.
+
 The request carries what the sender needs to render it (template, language, recipient,
 values) and an idempotency key, so a redelivered message is sent at most once. It never
 carries a secret: an email with a temporary password or a link names it (`secret`) and
@@ -74,11 +76,34 @@ class EmailRequest:
         return parse(cls, payload, where="message", unknown="ignore")
 
 
+# Templates whose emails go out by the thousand (an onboarding's credentials): the bulk queue.
+BULK_TEMPLATES = frozenset({"account_credentials"})
+
+
 @lru_cache(maxsize=1)
 def _sqs():
     import boto3
 
     return boto3.client("sqs")
+
+
+def queue_url_for(template_id: str) -> str:
+    """The queue an email waits in, by its kind: the one place that decides.
+
+    Credentials emails (BULK_TEMPLATES) are the bulk queue's: a campaign sends them by the
+    hundred thousand, for hours at SES's rate, and any one of them may wait. Every other
+    email is transactional (a reset link valid an hour, an operator's new password, a
+    "password changed" notice; the forgot-password requests that lead to reset links,
+    recovery.request_reset): someone is waiting for it, so it has its own queue, drained
+    first, with senders a campaign cannot take (template.yaml SendRates). A template not
+    named in BULK_TEMPLATES is transactional: one email too many in the fast lane costs
+    less than a reset link late. Neither queue ever holds a secret (EmailRequest.secret
+    names it).
+    """
+    settings = get_settings()
+    return (
+        settings.email_bulk_queue_url if template_id in BULK_TEMPLATES else settings.email_queue_url
+    )
 
 
 def locale_for(customer: CustomerModel) -> str:
@@ -154,13 +179,19 @@ def prepare(
     return Outgoing(entry, request)
 
 
+def send_request(request: EmailRequest, *, delay_seconds: int = 0) -> None:
+    """Put the request on its queue (queue_url_for)."""
+    _sqs().send_message(
+        QueueUrl=queue_url_for(request.template_id),
+        MessageBody=request.to_json(),
+        DelaySeconds=delay_seconds,
+    )
+
+
 def dispatch(outgoing: Outgoing) -> None:
-    """Put the request on the queue; if that fails, the log says so."""
+    """Put the request on its queue; if that fails, the log says so."""
     try:
-        _sqs().send_message(
-            QueueUrl=get_settings().email_queue_url,
-            MessageBody=outgoing.request.to_json(),
-        )
+        send_request(outgoing.request)
     except Exception:
         outgoing.entry.update(
             actions=[

@@ -1,4 +1,4 @@
-"""The sender: drain the queue, render in the customer's language, send with SES (v2).
+"""The sender: drain the queues, render in the customer's language, send with SES (v2).
 
 - At most once per request even when SQS redelivers: Powertools Idempotency keyed on the
   request's idempotency key (a DynamoDB record per request, deleted again if sending
@@ -8,6 +8,12 @@
   password that would be a second, different one.
 - A transient SES error fails only that record (partial batch response): SQS retries it,
   and on its last allowed receive the log says failed before it moves to the DLQ.
+- SES's throttling (its sending rate or daily quota used up) says nothing about the email:
+  the record goes back for a retry, the sender pauses, and the log never says failed. On
+  the last allowed receive the request is queued again as a new message instead, so
+  throttling never dead-letters an email.
+- Each sender paces its SES calls to SES_MAX_SEND_RATE / EMAIL_SENDERS a second: the
+  EMAIL_SENDERS that may run at once (template.yaml SendRates) stay within SES's rate.
 - A permanent error (rejected or malformed address, unverified sender) is logged as
   failed and the message consumed: it never blocks its batch, nor comes back.
 - Templates are read at most once per template and language per batch.
@@ -18,6 +24,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 
@@ -55,6 +63,20 @@ PERMANENT_ERRORS = {
     "NotFoundException",
 }
 
+# SES answers meaning "not now": the account's sending rate or daily quota is used up (the
+# Query API says Throttling, SDKs ThrottlingException; SES v2 also TooManyRequestsException
+# and LimitExceededException).
+THROTTLING_ERRORS = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "LimitExceededException",
+}
+# SES counts its rate per second: after a throttle this sender waits that long.
+THROTTLE_PAUSE_SECONDS = 1.0
+# A request throttled on its last allowed receive comes back this much later, as a new message.
+REQUEUE_DELAY_SECONDS = 60
+
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="idempotency_key",
     # A request is never sent twice within this window: longer than SQS keeps messages.
@@ -72,6 +94,53 @@ def _ses():
     import boto3
 
     return boto3.client("sesv2")
+
+
+class Throttled(Exception):
+    """SES refused the send for its rate or quota (THROTTLING_ERRORS), not for the email."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Pace:
+    """At most one SES call per interval in this process, which is one sender: Lambda runs
+    one invocation at a time per execution environment, and the pace carries over from
+    one batch to the next."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+
+    def wait(self, interval: float) -> None:
+        """Return when the next call may go; the one after may go `interval` later."""
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + interval
+
+    def hold(self, seconds: float) -> None:
+        """No call for `seconds` from now."""
+        self._next = max(self._next, self._clock() + seconds)
+
+
+_pace = Pace()
+
+
+def _send_interval() -> float | None:
+    """Seconds between this sender's SES calls; None: unpaced (no rate set, as for the
+    tests' emulated SES), and no pause after a throttle either."""
+    settings = get_settings()
+    if not settings.ses_max_send_rate:
+        return None
+    return settings.email_senders / settings.ses_max_send_rate
 
 
 class TemplateCache:
@@ -149,10 +218,17 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
             logger.info("email superseded", extra={"email_id": email.email_id, "why": str(why)})
             return {"status": outbox.FAILED}
     rendered = render_template(template, variables)
+    interval = _send_interval()
+    if interval is not None:
+        _pace.wait(interval)
     try:
         message_id = _send(email, rendered)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
+        if code in THROTTLING_ERRORS:
+            if interval is not None:
+                _pace.hold(THROTTLE_PAUSE_SECONDS)
+            raise Throttled(code) from error
         if code in PERMANENT_ERRORS:
             _mark(email, status=outbox.FAILED, error=f"rejected by SES: {code}")
             logger.warning("email rejected", extra={"email_id": email.email_id, "code": code})
@@ -191,8 +267,19 @@ def _record_handler(templates: TemplateCache):
             once(request=asdict(request), templates=templates)
         except IdempotencyAlreadyInProgressError:
             raise  # another delivery of the same request is sending it right now
+        except Throttled as throttled:
+            receives = _receives(record)
+            reason = f"throttled by SES ({throttled.code}) on attempt {receives}"
+            logger.info("email throttled", extra={"email_id": request.email_id, "reason": reason})
+            if receives < get_settings().email_max_receive_count:
+                _mark(request, error=reason)
+                raise
+            # Its receives are used up, through no fault of its own: a new message, whose
+            # count starts again (consumed here, so never dead-lettered).
+            outbox.send_request(request, delay_seconds=REQUEUE_DELAY_SECONDS)
+            _mark(request, error=f"{reason}: queued again")
         except Exception as error:
-            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            receives = _receives(record)
             last_try = receives >= get_settings().email_max_receive_count
             reason = f"{type(error).__name__} on attempt {receives}"
             logger.warning(
@@ -205,6 +292,10 @@ def _record_handler(templates: TemplateCache):
             raise
 
     return handle
+
+
+def _receives(record: dict) -> int:
+    return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
 
 
 def _forgot(payload: dict) -> None:
