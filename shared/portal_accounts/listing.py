@@ -138,7 +138,7 @@ def _search(q: str, *, status: str, limit: int, cursor: str | None) -> Page:
     items: list[AccountModel] = []
     if plan.address and cursor is None:
         exact = _get(plan.address)
-        if shown(exact):
+        if exact is not None and shown(exact):
             items.append(exact)
     fallbacks = [] if cursor else list(plan.tokens[1:])
     condition = SearchEntryModel.entry.startswith(prefix) if prefix else None
