@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
-import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_api._internal import moto_api_backend
+from moto.sqs.models import sqs_backends
 
 from functions.operator_associate_account.app import handler as associate_handler
 from functions.operator_create_account.app import handler as create_account_handler
@@ -204,31 +205,23 @@ def _module_aws():
     get_settings.cache_clear()
 
 
-_KEY_ATTRIBUTES: dict[str, list[str]] = {}  # table -> its key attribute names
 
 
 def _empty_every_table_and_queue() -> None:
-    dynamodb = boto3.client("dynamodb")
-    keys = _KEY_ATTRIBUTES
-    for table in dynamodb.list_tables()["TableNames"]:
-        if table not in keys:
-            schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
-            keys[table] = [part["AttributeName"] for part in schema]
-        deletes = [
-            {"DeleteRequest": {"Key": {k: item[k] for k in keys[table]}}}
-            for page in dynamodb.get_paginator("scan").paginate(TableName=table)
-            for item in page["Items"]
-        ]
-        for start in range(0, len(deletes), 25):
-            dynamodb.batch_write_item(RequestItems={table: deletes[start : start + 25]})
-    sqs = boto3.client("sqs")
-    for queue_url in sqs.list_queues().get("QueueUrls", []):
-        # PurgeQueue is limited to once a minute: drain by hand instead.
-        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-            "Messages"
-        ):
-            for message in messages:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    """Every table and queue emptied straight in moto's backends: through the API (a Scan
+    and batch deletes per table, a drain per queue) it cost about 0.1 s a test, a fifth of
+    the suite and of every mutant's run (`make mutation`). The tables, their indexes and
+    the queues stay as the template made them."""
+    for regions in dynamodb_backends.values():
+        for backend in regions.values():
+            for table in backend.tables.values():
+                table.items.clear()
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for queue in backend.queues.values():
+                with queue._messages_lock:
+                    queue._messages = []
+                    queue._pending_messages = set()
 
 
 @pytest.fixture
