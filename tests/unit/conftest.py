@@ -205,8 +205,6 @@ def _module_aws():
     get_settings.cache_clear()
 
 
-
-
 def _empty_every_table_and_queue() -> None:
     """Every table and queue emptied straight in moto's backends: through the API (a Scan
     and batch deletes per table, a drain per queue) it cost about 0.1 s a test, a fifth of
