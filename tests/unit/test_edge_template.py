@@ -80,7 +80,7 @@ def test_each_address_is_limited_on_the_credential_routes(edge):
     match = statement["ScopeDownStatement"]["ByteMatchStatement"]
     assert match["FieldToMatch"] == {"UriPath": {}}
     assert (match["PositionalConstraint"], match["SearchString"]) == ("STARTS_WITH", "/auth/")
-    # Counted as API Gateway routes it, however the path is spelled.
+    # Counted however the path is spelled.
     assert {t["Type"] for t in match["TextTransformations"]} >= {"URL_DECODE", "NORMALIZE_PATH"}
     assert default(edge, "AuthRateLimit") == 300
 
