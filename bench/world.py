@@ -36,6 +36,7 @@ def emulated_aws() -> Iterator[dict[str, str]]:
     with mock_aws():
         names = resources.create_all()
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
+        os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         get_settings.cache_clear()
         boto3.client("ses").verify_email_identity(EmailAddress=get_settings().sender_email_address)
