@@ -24,7 +24,8 @@ from portal_accounts.search import (
 )
 
 # Index entries one search page reads at most (a few KB: one or two read units), in at
-# most MAX_SEARCH_ROUNDS Queries (another round only when re-checking dropped entries).
+# most MAX_SEARCH_ROUNDS Queries that read entries (another round only when entries were
+# dropped, by the other words or the re-check, or when "all" moves on to "disabled").
 MAX_SEARCH_READS = 100
 MAX_SEARCH_ROUNDS = 3
 STATUSES = {"active": ("active",), "disabled": ("disabled",), "all": ("active", "disabled")}
