@@ -9,7 +9,7 @@ accounts, the queue's messages) happens before counting starts.
 A budget is what the design needs, in requests (each one a network round trip on AWS).
 Operations that change search-index entries need one BatchWriteItem per 25 entries to put
 or delete; the bench computes how many the change needs from the account before and after
-(search.key_words, search.tokens_of), not from what the code happened to write, and
+(search.key_words, search.entry_keys), not from what the code happened to write, and
 adds those batches to the fixed part.
 """
 
@@ -127,27 +127,24 @@ class Measured:
         return self.log.total_calls <= self.budget
 
 
-def _index_state(username: str) -> tuple[set[str], str | None]:
-    """The words and status the account should be indexed under (a set-up read)."""
+def _index_state(username: str) -> set[tuple[str, str]]:
+    """The entries the account should have in the index (a set-up read)."""
     try:
         account = AccountModel.get(username, consistent_read=True)
     except AccountModel.DoesNotExist:
-        return set(), None
-    return search.key_words(account), account.status
+        return set()
+    return search.entry_keys(username, account.status, search.key_words(account))
 
 
-def _index_changes(before: tuple[set[str], str | None], after: tuple[set[str], str | None]):
-    """Entries to put or delete. Every entry carries the account's whole word set (a
-    multi-word search filters on it), so when the words change every entry of the account
-    is rewritten, and the tokens that went away are deleted; when the status changes,
-    every entry moves (deleted under the old status, put under the new one)."""
-    (old_words, old_status), (new_words, new_status) = before, after
-    old, new = search.tokens_of(old_words), search.tokens_of(new_words)
-    if old_status != new_status:
-        return (len(old) if old_status else 0) + (len(new) if new_status else 0)
-    if old_words == new_words:
+def _index_changes(before: set[tuple[str, str]], after: set[tuple[str, str]]) -> int:
+    """Entries to put or delete: one per word of the account. Every entry carries the
+    account's whole word set (a multi-word search filters on it), so when the words
+    change every entry is rewritten, and those of words that went away are deleted; the
+    status is part of the key, so when it changes every entry moves (deleted under the
+    old status, put under the new one)."""
+    if before == after:
         return 0
-    return len(new) + len(old - new)
+    return len(after) + len(before - after)
 
 
 class Session:

@@ -1,16 +1,15 @@
 """The operator search reads the same few items whether the table holds 2,000 or 20,000 accounts.
 
-GET /operator/accounts?q=... is one Query on the SearchTable partition of the query's
-longest word (Limit = the page size; the status is the start of the sort key) and one
-BatchGetItem of the accounts on the page. No request reads the whole table. This benchmark
-fills moto with realistic accounts, runs a fixed set of searches and listings through the
-real handler, counts the DynamoDB requests and the items they read, grows the table and
-runs the same set again.
+GET /operator/accounts?q=... is one Query on the SearchTable partition of the first
+letters of the query's longest word (begins_with "<status>#<word>", Limit = the page size)
+and one BatchGetItem of the accounts on the page. No request reads the whole table. This
+benchmark fills moto with realistic accounts, runs a fixed set of searches and listings
+through the real handler, counts the DynamoDB requests and the items they read, grows the
+table and runs the same set again.
 
 Accounts are written straight through the models (one precomputed argon2 hash, no API
 call per account), and indexed with the search module's own functions (key_words,
-all_words, tokens_of, entry_key): exactly what search.sync() writes, checked on a sample afterwards.
-"""
+entry_keys): exactly what search.sync() writes, checked on a sample afterwards."""
 
 from __future__ import annotations
 
@@ -219,9 +218,8 @@ def fill(population: Population, start: int, stop: int) -> int:
             account.indexed_words = words
             account.indexed_status = account.status
             account_batch.save(account)
-            entry = search.entry_key(account.status, account.username)
-            for token in search.tokens_of(words):
-                entry_batch.save(SearchEntryModel(token, entry, words=matched))
+            for prefix, entry in search.entry_keys(account.username, account.status, words):
+                entry_batch.save(SearchEntryModel(prefix, entry, words=words))
                 entries += 1
             if (n + 1 - start) % step == 0 and n + 1 < stop:
                 print(f"    ... {n + 1:,} accounts", flush=True)
@@ -232,7 +230,7 @@ def check_index(population: Population, samples: int = 40) -> int:
     """The batch fill left the index exactly as search.sync() would have.
 
     For sampled accounts (the rare ones included): sync() finds nothing to change, and
-    every token of the account has its entry. Returns the number of accounts checked.
+    every word of the account has its entry. Returns the number of accounts checked.
     """
     size = len(population.usernames)
     picked = set(random.Random(size).sample(range(size), min(samples, size)))
@@ -245,9 +243,8 @@ def check_index(population: Population, samples: int = 40) -> int:
         raise AssertionError(f"search.sync() still had work after the fill: {log.requests}")
     for username in usernames:
         account = AccountModel.get(username)
-        entry = search.entry_key(account.status, username)
-        for token in search.tokens_of(search.key_words(account)):
-            SearchEntryModel.get(token, entry)  # raises DoesNotExist if the fill missed it
+        for prefix, entry in search.entry_keys(username, account.status, search.key_words(account)):
+            SearchEntryModel.get(prefix, entry)  # raises DoesNotExist if the fill missed it
     return len(usernames)
 
 
@@ -288,16 +285,14 @@ def bound(item: Search, limit: int) -> tuple[int, int]:
     """The most one page may cost, as (items read, requests).
 
     A listing: a few entries of each shard of the status index, and more of a shard only
-    after a whole batch of it was shown (listing.status_page_bound). A search: at most
-    listing.MAX_SEARCH_READS index entries and `limit` accounts, in a GetItem (a whole
-    address), a Query and a BatchGetItem per round (listing.MAX_SEARCH_ROUNDS), and an
-    empty Query for each word with no entry that handed over to the next
-    (listing.MAX_DRIVING_WORDS - 1).
+    after a whole batch of it was shown (listing.status_page_bound). A search:
+    listing.search_page_bound (at most listing.MAX_SEARCH_READS index entries and `limit`
+    accounts, in a GetItem, a Query and a BatchGetItem per round, and an empty Query for
+    each word with no entry that handed over to the next, in each status it reads).
     """
     if not item.is_search:
         return listing.status_page_bound(limit)
-    reads = listing.MAX_SEARCH_READS + limit + 1
-    return reads, 1 + 2 * listing.MAX_SEARCH_ROUNDS + listing.MAX_DRIVING_WORDS - 1
+    return listing.search_page_bound(limit, item.query.get("status", "active"))
 
 
 def matching(population: Population, item: Search) -> int:
@@ -397,16 +392,20 @@ def report(runs: list[Run], limit: int) -> bool:
     )
     equal = bounded = 0
     no_scan = True
-    unequal, unequal_listings = [], []
+    unequal, unequal_one_word, unequal_listings = [], [], []
     for item in SEARCHES:
         results = [run.results[item.label] for run in runs]
         reads = [r.items_read for r in results]
         is_equal = len(set(reads)) == 1
         equal += is_equal
         if not is_equal:
-            (unequal if item.is_search else unequal_listings).append(
-                item.label.split("(")[0].strip()
-            )
+            if not item.is_search:
+                kind = unequal_listings
+            elif len(search.words_of(item.query["q"])) == 1:
+                kind = unequal_one_word
+            else:
+                kind = unequal
+            kind.append(item.label.split("(")[0].strip())
         most_read, most_requests = bound(item, limit)
         bounded += all(
             r.items_read <= most_read and r.request_count <= most_requests for r in results
@@ -427,6 +426,13 @@ def report(runs: list[Run], limit: int) -> bool:
             f"    ({', '.join(unequal)}: a multi-word search filters the entries it read by "
             "the other words in code, so how many accounts the BatchGetItem fetches depends "
             "on which entries fill the page, not on the size of the table)"
+        )
+    if unequal_one_word:
+        print(
+            f"    ({', '.join(unequal_one_word)}: an account with two words starting with the "
+            "word (marco.mancini for ma) is shown from one of its entries, so a page reads "
+            "on past the other: how far depends on the accounts, not on the size of the "
+            "table)"
         )
     if unequal_listings:
         print(

@@ -512,7 +512,8 @@ def run_operations() -> list[Measured]:
             "send credentials (API)",
             _operator(send_credentials_handler, "POST", f"{account}/credentials-email", 202),
         )
-        ops.measure("credentials email (sender)", _send(_bodies(queue_url), queue_arn))
+        bulk_url, bulk_arn = names["BulkEmailQueue"], names["BulkEmailQueue.Arn"]
+        ops.measure("credentials email (sender)", _send(_bodies(bulk_url), bulk_arn))
         world.drain(queue_url)
 
         password = {

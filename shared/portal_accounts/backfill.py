@@ -1,4 +1,4 @@
-"""One-off: give the accounts written before the sharded status index their index key.
+"""One-offs: the status index's key for accounts written before it; the search entries.
 
 The by-status index is keyed by `status_shard` (models.status_shard). An account item
 written before that attribute existed has none, so the index does not hold it and the
@@ -13,6 +13,13 @@ the status is still the one scanned: a status written meanwhile came with its ow
 It prints its progress with the last username read; `--start-after` resumes from there.
 A second run fixes nothing. N processes with `--segment 0..N-1 --segments N` share the
 table (a parallel Scan), for a large one.
+
+`--search` rebuilds the search index instead (SEARCH_TABLE too; BatchWriteItem on it,
+GetItem and UpdateItem on the accounts): after the deploy that changed its key schema,
+the stack has a new, empty search table, while each account still records what it had
+indexed in the old one. Every account is read again (strongly consistent, so a change
+made since the scan is seen) and all its entries written (search.rebuild): a write unit
+a word, about three an account. It is idempotent, and resumes and splits the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
+from portal_accounts import search
 from portal_accounts.models import AccountModel, status_shard
 from portal_accounts.store import condition_failed
 
@@ -49,11 +57,22 @@ def fix(account: AccountModel) -> bool:
     return True
 
 
+def rebuild_search(username: str) -> bool:
+    """Write every search entry of one scanned account; False when it is gone."""
+    try:
+        account = AccountModel.get(username, consistent_read=True)
+    except AccountModel.DoesNotExist:
+        return False
+    search.rebuild(account)
+    return True
+
+
 def run(
     *,
     start_after: str | None = None,
     segment: int | None = None,
     segments: int | None = None,
+    search_entries: bool = False,
     report: Callable[[str], object] = print,
 ) -> Counts:
     read = fixed = 0
@@ -67,7 +86,9 @@ def run(
     for account in accounts:
         read += 1
         last = account.username
-        if account.status_shard != status_shard(account.username, account.status):
+        if search_entries:
+            fixed += rebuild_search(account.username)
+        elif account.status_shard != status_shard(account.username, account.status):
             fixed += fix(account)
         if read % PROGRESS_EVERY == 0:
             report(f"{read} read, {fixed} fixed; resume with --start-after {last}")
@@ -80,10 +101,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start-after", help="the last username a stopped run printed")
     parser.add_argument("--segment", type=int, help="this process's part of a parallel scan")
     parser.add_argument("--segments", type=int, help="how many parts the scan is split into")
+    parser.add_argument(
+        "--search", action="store_true", help="rebuild the search index's entries instead"
+    )
     args = parser.parse_args(argv)
     if (args.segment is None) != (args.segments is None):
         parser.error("--segment and --segments go together")
-    run(start_after=args.start_after, segment=args.segment, segments=args.segments)
+    run(
+        start_after=args.start_after,
+        segment=args.segment,
+        segments=args.segments,
+        search_entries=args.search,
+    )
 
 
 if __name__ == "__main__":

@@ -5,15 +5,27 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from portal_accounts.errors import InvalidInput
 from portal_accounts.identity import lookup_key
 from portal_accounts.models import STATUS_SHARDS, AccountModel, SearchEntryModel, status_shards
 from portal_accounts.pagination import Page, bad_cursor, check_key, decode_payload, encode_cursor
-from portal_accounts.search import MAX_TOKEN, account_words, matches, words_of
+from portal_accounts.search import (
+    account_words,
+    all_words,
+    entry_prefix,
+    first_word,
+    key_words,
+    matches,
+    parse_entry,
+    partition_of,
+    words_of,
+)
 
 # Index entries one search page reads at most (a few KB: one or two read units), in at
-# most MAX_SEARCH_ROUNDS Queries (another round only when re-checking dropped entries).
+# most MAX_SEARCH_ROUNDS Queries that read entries (another round only when entries were
+# dropped, by the other words or the re-check, or when "all" moves on to "disabled").
 MAX_SEARCH_READS = 100
 MAX_SEARCH_ROUNDS = 3
 STATUSES = {"active": ("active",), "disabled": ("disabled",), "all": ("active", "disabled")}
@@ -110,83 +122,144 @@ def _search(q: str, *, status: str, limit: int, cursor: str | None) -> Page:
 
     The query's longest word drives the Query on the index (ties: the first in alphabetical
     order, so every container picks the same), the others filter the entries; a word with
-    no entry at all (a domain's word typed alone: it has no tokens) hands over to the
-    next. A query with an "@" names part of an address: its domain's words only filter,
-    and a whole address is also looked up by key, so the account it names comes first
-    however many accounts share its domain. A page reads on until it is full, the index
-    has nothing more, or it read MAX_SEARCH_READS entries: only then can it be short (even
-    empty) with a cursor, and `partial` says so.
+    no entry at all (a domain's word typed alone: it has none) hands over to the next.
+    An account is shown from the entry of its first word starting with the driving one
+    (search.first_word), so once. "all" reads active, then disabled, on the same page
+    when the first runs out. A query with an "@" names part of an address: its domain's
+    words only filter, and a whole address is also looked up by key, so the account it
+    names comes first however many accounts share its domain. A page reads on until it is
+    full, the index has nothing more, or it read MAX_SEARCH_READS entries or spent
+    MAX_SEARCH_ROUNDS Queries: only then can it be short (even empty) with a cursor, and
+    `partial` says so.
     """
     plan = _plan(q)
-    prefix = "" if status == "all" else f"{status}#"
-    token, last_entry = plan.tokens[0], None
+    phases = STATUSES[status]
+    at = _SearchPosition(plan, phases[0], plan.driving[0])
     if cursor:
-        key = check_key(decode_payload(cursor)["k"], {}, ("token", "entry"))
-        token, last_entry = key["token"]["S"], key["entry"]["S"]
-        if token not in plan.tokens or not last_entry.startswith(prefix):
-            raise bad_cursor()  # a cursor of another query, or of another status filter
-    wanted = STATUSES[status]
+        at = _resume(plan, phases, decode_payload(cursor))
 
-    def shown(account: AccountModel | None) -> bool:
+    def current(account: AccountModel | None) -> TypeGuard[AccountModel]:
         # Re-checked against the accounts themselves: a stale index entry never shows.
         return (
             account is not None
-            and account.status in wanted
+            and account.status in phases
             and matches(account_words(account), plan.terms)
         )
+
+    def shown(account: AccountModel | None, word: str) -> bool:
+        # ... nor an entry of a word the account no longer shows itself by.
+        return current(account) and first_word(key_words(account), at.term) == word
 
     items: list[AccountModel] = []
     if plan.address and cursor is None:
         exact = _get(plan.address)
-        if exact is not None and shown(exact):
+        if current(exact):
             items.append(exact)
-    fallbacks = [] if cursor else list(plan.tokens[1:])
-    condition = SearchEntryModel.entry.startswith(prefix) if prefix else None
-    reads, more = 0, True
-    for _ in range(MAX_SEARCH_ROUNDS + len(fallbacks)):
-        if len(items) == limit or reads >= MAX_SEARCH_READS:
-            break
+    reads = rounds = 0
+    done = False
+    while len(items) < limit and reads < MAX_SEARCH_READS and rounds < MAX_SEARCH_ROUNDS:
         want = limit - len(items)
-        # One word: every entry of the token matches it (bar a stale one), so read what
-        # the page still needs. More words filter: read the rest of the budget at once.
-        size = want + (plan.address is not None) if len(plan.terms) == 1 else MAX_SEARCH_READS
+        # One word: most entries of the term are matches (not a stale one, nor an
+        # account's second word starting with it), so the first round reads what the page
+        # needs, a later one twice that. More words filter: read the rest of the budget
+        # at once.
+        if len(plan.terms) == 1:
+            size = want + (plan.address is not None) if rounds == 0 else 2 * want
+        else:
+            size = MAX_SEARCH_READS
         size = min(size, MAX_SEARCH_READS - reads)
         results = SearchEntryModel.query(
-            token,
-            range_key_condition=condition,
+            partition_of(at.term),
+            range_key_condition=SearchEntryModel.entry.startswith(entry_prefix(at.phase, at.term)),
             limit=size,
             page_size=size,
-            last_evaluated_key=_entry_key(token, last_entry),
+            last_evaluated_key=at.key(),
         )
-        usernames: list[str] = []
+        found: list[tuple[str, str]] = []  # (username, the word of its entry)
+        more = True
         for entry in results:
             reads += 1
-            last_entry = entry.entry
-            username = entry.entry.partition("#")[2]
-            if username != plan.address and matches(set(entry.words), plan.terms):
-                usernames.append(username)
-                if len(usernames) == want:
+            at.last_entry = entry.entry
+            _, word, username = parse_entry(entry.entry)
+            words = set(entry.words)
+            if (
+                username != plan.address
+                and first_word(words, at.term) == word
+                and matches(all_words(username, words), plan.terms)
+            ):
+                found.append((username, word))
+                if len(found) == want:
                     break
         else:
             more = results.last_evaluated_key is not None
-        if not more and last_entry is None and fallbacks:
-            token, more = fallbacks.pop(0), True  # nothing at all under this word
+        if not more and at.last_entry is None and at.fallbacks:
+            at.hand_over()  # nothing at all under this word: an empty Query, not a round
             continue
-        accounts = {a.username: a for a in AccountModel.batch_get(usernames)} if usernames else {}
-        items += [accounts[u] for u in usernames if shown(accounts.get(u))]
+        rounds += 1
+        if found:
+            accounts = {a.username: a for a in AccountModel.batch_get([u for u, _ in found])}
+            items += [accounts[u] for u, word in found if shown(accounts.get(u), word)]
         if not more:
-            break
-    next_key = _entry_key(token, last_entry) if more and last_entry else None
+            done = at.phase == phases[-1]
+            if done:
+                break
+            at = _SearchPosition(plan, phases[phases.index(at.phase) + 1], plan.driving[0])
+    next_cursor = None if done else at.cursor()
     return Page(
         items=items,
-        next_cursor=encode_cursor(next_key),
-        partial=next_key is not None and len(items) < limit,
+        next_cursor=next_cursor,
+        partial=next_cursor is not None and len(items) < limit,
     )
+
+
+class _SearchPosition:
+    """Where a search is: the status it reads, the word driving it, the last entry read
+    (None: from the start), and the words it may still hand over to."""
+
+    def __init__(self, plan: _Plan, phase: str, term: str, last_entry: str | None = None):
+        self.phase, self.term, self.last_entry = phase, term, last_entry
+        # Only a phase read from its start may hand over: a cursor names its word.
+        after = plan.driving[plan.driving.index(term) + 1 :]
+        self.fallbacks = [] if last_entry else after
+
+    def hand_over(self) -> None:
+        self.term = self.fallbacks.pop(0)
+
+    def key(self) -> dict | None:
+        if self.last_entry is None:
+            return None
+        return {"prefix": {"S": partition_of(self.term)}, "entry": {"S": self.last_entry}}
+
+    def cursor(self) -> str | None:
+        return encode_cursor(self.key() or {}, s=self.phase, t=self.term)
+
+
+def _resume(plan: _Plan, phases: tuple[str, ...], payload: dict) -> _SearchPosition:
+    """The position a cursor names, if it is one of this query and status filter: a key
+    outside the Query's key condition is a ValidationException on DynamoDB (a 500)."""
+    phase, term = payload.get("s"), payload.get("t")
+    if phase not in phases or term not in plan.driving:
+        raise bad_cursor()  # a cursor of another query, or of another status filter
+    last_entry = None
+    if payload["k"]:
+        key = check_key(payload["k"], {"prefix": partition_of(term)}, ("entry",))
+        last_entry = key["entry"]["S"]
+        if not last_entry.startswith(entry_prefix(phase, term)):
+            raise bad_cursor()
+    return _SearchPosition(plan, phase, term, last_entry)
+
+
+def search_page_bound(limit: int, status: str) -> tuple[int, int]:
+    """The most a search page reads, as (items, requests): MAX_SEARCH_READS index entries,
+    `limit` accounts and the address's; a GetItem, a Query and a BatchGetItem a round,
+    and in each status read an empty Query for each word that handed over to the next."""
+    handovers = len(STATUSES[status]) * (MAX_DRIVING_WORDS - 1)
+    return MAX_SEARCH_READS + limit + 1, 1 + 2 * MAX_SEARCH_ROUNDS + handovers
 
 
 @dataclass(frozen=True)
 class _Plan:
-    tokens: list[str]  # index partitions the search may read, the most selective first
+    driving: list[str]  # the words that may drive the Query, the most selective first
     terms: list[str]  # every word an account's words must start with
     address: str | None  # the username a whole address names
 
@@ -205,11 +278,10 @@ def _plan(q: str) -> _Plan:
             errors=[{"field": "q", "reason": "too_short"}],
         )
     # Longer words select fewer accounts; ties broken alphabetically, never by set order.
-    driving = sorted(keyed, key=lambda word: (-len(word), word))
-    tokens = list(dict.fromkeys(word[:MAX_TOKEN] for word in driving))[:MAX_DRIVING_WORDS]
+    driving = sorted(keyed, key=lambda word: (-len(word), word))[:MAX_DRIVING_WORDS]
     whole = at and local.strip() and "." in domain and not any(c.isspace() for c in q.strip())
     return _Plan(
-        tokens=tokens,
+        driving=driving,
         terms=sorted(keyed | words_of(domain)),
         address=lookup_key(q) if whole else None,
     )
@@ -220,7 +292,3 @@ def _get(username: str) -> AccountModel | None:
         return AccountModel.get(username)
     except AccountModel.DoesNotExist:
         return None
-
-
-def _entry_key(token: str, entry: str | None) -> dict | None:
-    return {"token": {"S": token}, "entry": {"S": entry}} if entry else None

@@ -129,14 +129,14 @@ class AccountModel(Model):
 
 
 class SearchEntryModel(Model):
-    """One prefix token of one account: the search index (no Scan on any request path)."""
+    """One word of one account: the search index (no Scan on any request path)."""
 
     class Meta(_Meta):
         table_name = get_settings().search_table
 
-    token = UnicodeAttribute(hash_key=True)
-    entry = UnicodeAttribute(range_key=True)  # "<status>#<username>"
-    words = UnicodeSetAttribute()
+    prefix = UnicodeAttribute(hash_key=True)  # the word's first 2 letters
+    entry = UnicodeAttribute(range_key=True)  # "<status>#<word>#<username>"
+    words = UnicodeSetAttribute()  # every word of the account that has an entry
 
 
 class AuditEventModel(Model):

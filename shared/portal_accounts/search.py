@@ -1,18 +1,27 @@
-"""The account search index: prefix tokens of the email's local part and of names.
+"""The account search index: one entry per word of an account's names and email.
 
-Searching "a few letters of the name or the email" is a Query on the token of one of the
-query's words, so the items read per page never grow with the table. Each entry's sort
-key is "<status>#<username>", so a status filter is a key condition, not a filter.
+Searching "a few letters of the name or the email" is a Query on the index, so the items
+read per page never grow with the table. An entry's partition is its word's first
+MIN_TOKEN letters, its sort key "<status>#<word>#<username>": a search for a term reads
+the partition of its first letters with begins_with("<status>#<term>"), which holds the
+entries of exactly the words starting with the term, so a status filter is a key condition
+too. One entry per word, not per prefix of each word: an account costs a write per word
+when it is created, two when its status changes (issue 10, finding 3).
 
-Only the words an operator looks a person up by get tokens: those of the linked
+Only the words an operator looks a person up by have entries: those of the linked
 customers' names and of the email's local part. The domain's words do not (`gmail`,
-`com`: one partition per provider, holding a good part of the table, read by whoever types
-an address); they are kept in each entry's `words`, so they narrow a search driven by
-another word ("neri gmail"), and a query that is a whole address is looked up by key
-(listing.py).
+`com`: one provider's words in a good part of the table, read by whoever types an
+address); they follow from the username in the entry's key, so they narrow a search
+driven by another word ("neri gmail"), and a query that is a whole address is looked up
+by key (listing.py).
+
+An account with several words starting with a term ("Rosa Rossi" for "ros") has an entry
+under each; a search shows it from one of them only, the first of its words in
+alphabetical order that starts with the term (`first_word`), so it is shown once however
+the pages fall.
 
 The index is derived data: the account item records what is indexed for it
-(`indexed_words`: the words that have tokens; `indexed_status`), every change that moves
+(`indexed_words`: the words that have entries; `indexed_status`), every change that moves
 names, email or status calls `sync`, and results are re-checked against the accounts they
 point at, so a sync cut off half-way can hide an account until its next change but never
 show a wrong one.
@@ -28,7 +37,11 @@ from portal_accounts.observability import logger
 from portal_accounts.store import system_fault
 
 MIN_TOKEN = 2
-MAX_TOKEN = 12
+# The most characters of a word an entry's key holds: a name of 100 characters can fold
+# to far more (NFKD), and DynamoDB refuses a sort key over 1,024 bytes. 100 characters of
+# at most 4 bytes each, the status and a username of 320 stay under it; longer words are
+# told apart by the entry's `words`.
+MAX_KEY_WORD = 100
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -40,7 +53,7 @@ def words_of(text: str) -> set[str]:
 
 
 def key_words(account: AccountModel) -> set[str]:
-    """The words that have tokens: the names' and the email's local part's."""
+    """The words that have entries: the names' and the email's local part's."""
     words = words_of(account.username.rpartition("@")[0])
     for customer in linked_customers(account).values():
         words |= words_of(f"{customer['first_name']} {customer['last_name']}")
@@ -56,12 +69,38 @@ def account_words(account: AccountModel) -> set[str]:
     return all_words(account.username, key_words(account))
 
 
-def tokens_of(words: set[str]) -> set[str]:
-    return {w[:n] for w in words for n in range(MIN_TOKEN, min(len(w), MAX_TOKEN) + 1)}
+def partition_of(term: str) -> str:
+    """The partition holding the entries of every word that starts with the term."""
+    return term[:MIN_TOKEN]
 
 
-def entry_key(status: str, username: str) -> str:
-    return f"{status}#{username}"
+def entry_prefix(status: str, term: str) -> str:
+    """What the sort keys of the status's words starting with the term begin with."""
+    return f"{status}#{term[:MAX_KEY_WORD]}"
+
+
+def entry_key(status: str, word: str, username: str) -> str:
+    return f"{entry_prefix(status, word)}#{username}"
+
+
+def parse_entry(entry: str) -> tuple[str, str, str]:
+    """(status, word as the key holds it, username) of a sort key. Words have no "#"."""
+    status, word, username = entry.split("#", 2)
+    return status, word, username
+
+
+def entry_keys(username: str, status: str, words: set[str]) -> set[tuple[str, str]]:
+    """The (partition, sort key) of each entry an account with these words has: one a
+    word (two words alike in their first MAX_KEY_WORD characters share one)."""
+    return {(partition_of(w), entry_key(status, w, username)) for w in words}
+
+
+def first_word(words: set[str], term: str) -> str | None:
+    """The one of an account's words whose entry shows it in a search for the term: the
+    first, alphabetically, that starts with it, as its entry's key holds it."""
+    term = term[:MAX_KEY_WORD]
+    starting = [w[:MAX_KEY_WORD] for w in words if w.startswith(term)]
+    return min(starting, default=None)
 
 
 def sync(account: AccountModel) -> None:
@@ -80,29 +119,33 @@ def sync(account: AccountModel) -> None:
         logger.warning("search index left behind", extra={"error_code": code})
 
 
-def _sync(account: AccountModel) -> None:
+def rebuild(account: AccountModel) -> None:
+    """Write every entry of the account, whatever it records as indexed: for an index
+    that lost entries or is new (backfill.py). Errors are raised, for the caller to
+    retry or report."""
+    _sync(account, rebuild=True)
+
+
+def _sync(account: AccountModel, *, rebuild: bool = False) -> None:
     words = key_words(account)
-    # Items indexed before the domain lost its tokens hold its words here too: their
-    # first sync deletes those tokens.
     old_words = set(account.indexed_words or ())
-    old_status = account.indexed_status
-    if words == old_words and account.status == old_status:
+    old_status = account.indexed_status or account.status
+    recorded = words == old_words and account.status == account.indexed_status
+    if recorded and not rebuild:
         return
-    old_status = old_status or account.status
-    new_tokens = tokens_of(words)
-    matched = all_words(account.username, words)
-    # DynamoDB refuses a batch that deletes and puts the same key: with the status
-    # unchanged, only tokens that went away are deleted (the rest are overwritten).
-    stale = (
-        tokens_of(old_words) if old_status != account.status else tokens_of(old_words) - new_tokens
-    )
+    # Every entry carries the whole word set (a search of several words filters on it),
+    # so a change of words rewrites them all. The status is in the key: a change of it
+    # deletes every entry and puts it again under the new one. DynamoDB refuses a batch
+    # that deletes and puts the same key, hence the difference.
+    fresh = entry_keys(account.username, account.status, words)
+    stale = entry_keys(account.username, old_status, old_words) - fresh
     with SearchEntryModel.batch_write() as batch:
-        for token in stale:
-            batch.delete(SearchEntryModel(token, entry_key(old_status, account.username)))
-        for token in new_tokens:
-            batch.save(
-                SearchEntryModel(token, entry_key(account.status, account.username), words=matched)
-            )
+        for partition, entry in stale:
+            batch.delete(SearchEntryModel(partition, entry))
+        for partition, entry in fresh:
+            batch.save(SearchEntryModel(partition, entry, words=words))
+    if recorded:
+        return
     account.update(
         actions=[
             AccountModel.indexed_words.set(words) if words else AccountModel.indexed_words.remove(),

@@ -128,7 +128,7 @@ def test_create_twice_for_the_same_customer_is_409(desk):
 
 def test_create_with_a_taken_username_is_409_with_a_hint_and_leaves_nothing(desk):
     first_id, _ = desk.account_for("Mario", "Rossi", MARIO)
-    entries_before = {(e.token, e.entry) for e in search_entries()}
+    entries_before = {(e.prefix, e.entry) for e in search_entries()}
     second_id = desk.customer("Luca", "Verdi", "MARIO.ROSSI@example.com")
 
     response = desk.create_account(second_id, password=OTHER_GOOD_PASSWORD)
@@ -140,7 +140,7 @@ def test_create_with_a_taken_username_is_409_with_a_hint_and_leaves_nothing(desk
     account = AccountModel.get(MARIO)
     assert set(linked_customers(account)) == {first_id}
     assert passwords.verify_password(account.password_hash, GOOD_PASSWORD)
-    assert {(e.token, e.entry) for e in search_entries()} == entries_before
+    assert {(e.prefix, e.entry) for e in search_entries()} == entries_before
     assert desk.usernames(q="verdi") == []
     assert actions_of(desk, MARIO) == ["account.created"]
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from portal_accounts.models import AccountModel, CustomerModel
+from portal_accounts.models import AccountModel, CustomerModel, SearchEntryModel
 from tests.unit.conftest import seed_account
 
 
@@ -268,6 +268,35 @@ GARBAGE_CURSORS = [
     forge({"k": {"status": {"S": "active"}, "username": {"S": "x" * 1025}}, "s": "active"}),
     forge({"k": {"token": {"S": "rossi"}, "entry": {"S": ""}}}),
     forge({"k": {"token": {"S": "rossi"}, "entry": {"S": "x" * 1025}}}),
+    # The word index's keys: the word and the phase must be the query's, the partition
+    # the word's, the entry under both.
+    forge({"k": {"prefix": {"S": "ro"}, "entry": {"S": "active#rossi#x"}}}),
+    forge({"k": {"prefix": {"S": "ro"}, "entry": {"S": "active#rossi#x"}}, "t": "rossi"}),
+    forge({"k": {"prefix": {"S": "ro"}, "entry": {"S": "active#rossi#x"}}, "s": "active"}),
+    forge({"k": {}, "s": "deleted", "t": "rossi"}),
+    forge(
+        {
+            "k": {"prefix": {"S": "fe"}, "entry": {"S": "active#rossi#x"}},
+            "s": "active",
+            "t": "rossi",
+        }
+    ),
+    forge(
+        {
+            "k": {"prefix": {"S": "ro"}, "entry": {"S": "active#ferri#x"}},
+            "s": "active",
+            "t": "rossi",
+        }
+    ),
+    forge({"k": {"prefix": {"S": "ro"}, "entry": {"S": ""}}, "s": "active", "t": "rossi"}),
+    forge({"k": {"prefix": {"S": "ro"}}, "s": "active", "t": "rossi"}),
+    forge(
+        {
+            "k": {"prefix": {"S": "ro"}, "entry": {"S": "active#rossi#" + "x" * 1025}},
+            "s": "active",
+            "t": "rossi",
+        }
+    ),
     "a" * 2049,
 ]
 
@@ -319,5 +348,26 @@ def test_a_search_cursor_cannot_be_replayed_under_another_status(desk):
     assert_bad_query(
         desk.list_accounts(q="ferr", status="disabled", cursor=cursor, limit=2), "cursor"
     )
-    forged = forge({"k": {"token": {"S": "ferr"}, "entry": {"S": "disabled#off0@example.com"}}})
+    forged = forge(
+        {
+            "k": {"prefix": {"S": "fe"}, "entry": {"S": "disabled#ferrari#off0@example.com"}},
+            "s": "active",
+            "t": "ferr",
+        }
+    )
     assert_bad_query(desk.list_accounts(q="ferr", cursor=forged, limit=2), "cursor")
+    # A cursor at the start of a phase names the query's word too.
+    for word in ("ferrari", ["ferr"], None):
+        forged = forge({"k": {}, "s": "active", "t": word})
+        assert_bad_query(desk.list_accounts(q="ferr", cursor=forged, limit=2), "cursor")
+
+
+def test_a_stale_entry_of_a_second_word_never_shows_the_account_twice(desk):
+    account = seed_account("c1@example.com", [("Marco", "Rossi")])
+    # Rosa was unlinked, but the delete of her word's entry was lost: the stale entry
+    # says "rosa" is the account's first word for "ros", the fresh one says "rossi".
+    stale = {"rosa", *account.indexed_words}
+    SearchEntryModel("ro", "active#rosa#c1@example.com", words=stale).save()
+    for limit in (1, 2, 25):
+        assert desk.all_pages(q="ros", limit=limit) == ["c1@example.com"], limit
+        assert desk.all_pages(q="rosa", limit=limit) == [], limit

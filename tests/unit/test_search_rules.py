@@ -7,9 +7,13 @@ the first page, at the cost of a key lookup; the domain's words only narrow a se
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
-from portal_accounts import listing
+from portal_accounts import listing, search
+from portal_accounts.models import SearchEntryModel
 from tests.unit.conftest import seed_account
 
 
@@ -135,7 +139,7 @@ def test_every_container_breaks_ties_between_words_the_same_way():
     import subprocess
     import sys
 
-    script = "from portal_accounts.listing import _plan; print(_plan('luca neri ross').tokens)"
+    script = "from portal_accounts.listing import _plan; print(_plan('luca neri ross').driving)"
     seen = set()
     for seed in range(6):
         env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": "shared:."}
@@ -144,3 +148,101 @@ def test_every_container_breaks_ties_between_words_the_same_way():
         )
         seen.add(done.stdout.strip())
     assert seen == {"['luca', 'neri', 'ross']"}
+
+
+# ---- one entry per word (issue 10, finding 3) -----------------------------------------------
+
+
+def index_items() -> list[SearchEntryModel]:
+    return list(SearchEntryModel.scan())
+
+
+def test_an_account_costs_one_index_entry_per_word_and_a_status_change_moves_them(desk):
+    """The index's size is its bill: one entry per word of the account, not one per
+    prefix of each word, and a disable moves those entries, no more."""
+    _, username = desk.account_for("Giulia", "Rossi", "giulia.rossi@gmail.com")
+    assert len(index_items()) == 2  # giulia, rossi (the domain's words have none)
+    assert desk.disable(username)["statusCode"] == 200
+    assert len(index_items()) == 2
+    assert desk.usernames(q="giu") == []
+    assert desk.usernames(q="giu", status="disabled") == [username]
+    assert desk.enable(username)["statusCode"] == 200
+    assert len(index_items()) == 2
+    child = desk.customer("Luca", "Rossi", None)
+    assert desk.associate(child, username)["statusCode"] == 200
+    assert len(index_items()) == 3  # luca: rossi is shared
+    assert desk.usernames(q="luca rossi") == [username]
+    assert desk.dissociate(child)["statusCode"] == 204
+    assert len(index_items()) == 2
+    assert desk.usernames(q="luca") == []
+
+
+@pytest.fixture
+def rosa(desk):
+    """Rosa Rossi has two words starting with "ros", and other accounts' words sort
+    between hers ("rosa" < "rosanna" < "rosella" < "rossi")."""
+    between = [
+        seed_account("b1@example.com", [("Rosanna", "Verdi")]).username,
+        seed_account("b2@example.com", [("Rosella", "Neri")]).username,
+        seed_account("b3@example.com", [("Paolo", "Rossetti")], status="disabled").username,
+    ]
+    rosa = seed_account("rosa@example.com", [("Rosa", "Rossi"), ("Marco", "Rossi")]).username
+    return rosa, between
+
+
+def test_an_account_with_two_words_starting_with_the_term_is_shown_once(desk, rosa):
+    rosa, (rosanna, rosella, rossetti) = rosa
+    for limit in (1, 2, 3, 25):
+        assert sorted(desk.all_pages(q="ros", limit=limit)) == sorted([rosa, rosanna, rosella])
+        assert sorted(desk.all_pages(q="ros", status="all", limit=limit)) == sorted(
+            [rosa, rosanna, rosella, rossetti]
+        ), limit
+        # The same account by a word that starts only one of hers: once as well.
+        assert desk.all_pages(q="rossi", limit=limit) == [rosa]
+        assert desk.all_pages(q="ros marco", limit=limit) == [rosa]
+
+
+def test_status_all_fills_a_page_across_active_and_disabled(desk):
+    active = [seed_account(f"a{n}@example.com", [("Anna", "Ferri")]).username for n in range(2)]
+    disabled = [
+        seed_account(f"d{n}@example.com", [("Anna", "Ferri")], status="disabled").username
+        for n in range(3)
+    ]
+    body = page(desk, q="ferri", status="all", limit=3)
+    assert names(body) == active + disabled[:1]
+    assert body["partial"] is False
+    rest = page(desk, q="ferri", status="all", limit=3, cursor=body["next_cursor"])
+    assert names(rest) == disabled[1:]
+
+
+def test_long_words_are_found_by_any_prefix(desk):
+    long = "Bartholomewsonwilliamsfield"  # 27 letters
+    username = seed_account("c1@example.com", [("Anna", long)]).username
+    seed_account("c2@example.com", [("Anna", long[:14] + "x")])
+    for n in (2, 12, 13, 20, 27):
+        assert username in desk.usernames(q=long[:n]), n
+    assert desk.usernames(q=long) == [username]
+    assert desk.usernames(q=long + "s") == []
+
+
+def test_a_word_longer_than_a_key_can_hold_is_indexed_by_its_start(desk):
+    """A name of 100 characters can fold to far more bytes (each "㌖" is 6 katakana, 18
+    bytes): its entry's key keeps a start of the word (DynamoDB refuses a sort key over
+    1 KB), and the search still tells such words apart by the whole word."""
+    word = "㌖" * 100
+    assert len(search.words_of(word).pop().encode()) == 1800
+    username = seed_account("c1@example.com", [("Anna", word)]).username
+    other = seed_account("c2@example.com", [("Anna", word[:-1] + "ア")]).username
+    assert sorted(desk.usernames(q=word[:90])) == sorted([username, other])
+    assert desk.usernames(q=word) == [username]
+
+
+def test_a_cursor_of_the_prefix_token_index_is_422(desk):
+    """Cursors handed out before the index changed shape name a token partition: they
+    are refused, never a read of the wrong table's keys."""
+    seed_account("c1@example.com", [("Anna", "Ferri")])
+    old = {"k": {"token": {"S": "ferr"}, "entry": {"S": "active#c1@example.com"}}}
+    cursor = base64.urlsafe_b64encode(json.dumps(old).encode()).decode()
+    response = desk.list_accounts(q="ferr", cursor=cursor)
+    assert response["statusCode"] == 422
+    assert [e["field"] for e in response["json"]["errors"]] == ["cursor"]
