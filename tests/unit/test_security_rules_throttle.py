@@ -13,6 +13,7 @@ from datetime import timedelta
 from unittest import mock
 
 import botocore.client
+import pytest
 
 from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
@@ -142,3 +143,22 @@ def test_the_operator_sees_a_wait_only_while_it_lasts(shop, desk, frozen_clock):
     assert shown == clock.iso(frozen_clock.current + timedelta(seconds=1))
     frozen_clock.advance(seconds=1)  # the wait ends at that instant
     assert desk.get_account(MARIO)["json"]["locked_until"] is None
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_the_waits_start_exactly_at_the_limit_whatever_it_is(
+    shop, frozen_clock, monkeypatch, limit
+):
+    """LOGIN_MAX_FAILURES is a setting: the first failure on a username with no record
+    counts as one, like every other, so exactly `limit` guesses are free."""
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", str(limit))
+    get_settings.cache_clear()
+    try:
+        seed_account(MARIO, [("Mario", "Rossi")])
+        statuses = [shop.login(MARIO, WRONG)["statusCode"] for _ in range(limit + 1)]
+        assert statuses == [401] * limit + [429]
+        frozen_clock.advance(seconds=1)
+        assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    finally:
+        monkeypatch.delenv("LOGIN_MAX_FAILURES")
+        get_settings.cache_clear()
