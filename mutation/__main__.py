@@ -40,8 +40,8 @@ REPORT = WORK / "report.md"
 # operator's routes...) kill next to nothing here and would make a surviving mutant of
 # login() cost minutes. test_system_faults.py goes with the modules whose fault paths it
 # pins and no other test does (the throttle's release after a timeout, the authorizer's
-# 503): without it, throttle's fault-path mutants survived (88.8%, 2026-12-02). One mutmut run per
-# module, each in its own staged copy.
+# 503): without it, throttle's fault-path mutants survived (88.8%, 2026-12-02). One
+# mutmut run per module, each in its own staged copy.
 RULES = "test_security_rules_*.py"
 MODULE_TESTS = {
     "auth": (
