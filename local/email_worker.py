@@ -47,9 +47,11 @@ class SqsSource:
 
 
 def sources(functions: dict[str, Function], names: dict[str, str]) -> list[SqsSource]:
-    """Every SQS event of the template, in the template's order."""
+    """Every SQS event of the given functions in the template, in the template's order."""
     found = []
     for logical_id, resource in template.resources("AWS::Serverless::Function").items():
+        if logical_id not in functions:
+            continue
         for event in (resource["Properties"].get("Events") or {}).values():
             if event.get("Type") != "SQS":
                 continue

@@ -20,8 +20,9 @@ shards. This walks the accounts table and puts each account's derived data in li
   the shard set on the condition that the status is still the one read (backfill.fix).
 - `--all` repairs every account without checking: for a new, empty search table.
 
-Checking an account reads its entries (BatchGetItem, about 1.5 read units for three
-words); repairing it writes them (about 3 write units). It prints a line every
+Checking an account reads it and its entries (a Scan and a BatchGetItem: about 1.6 read
+units for three words); repairing it writes them and its record (about 5 write units;
+docs/scale.md, "Repair and reindex"). It prints a line every
 PROGRESS_EVERY accounts with the last username done: `--start-after` resumes from there.
 `--segments N` splits the scan N ways (a parallel Scan), in threads; `--segment I` runs
 part I alone, for N processes or machines. Every run is idempotent.
