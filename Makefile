@@ -10,7 +10,7 @@ PYTHON_313 := $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.
 BASE_PYTHON := $(if $(PYTHON_313),$(PYTHON_313),python3)
 PORT ?= 3000
 
-.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean
+.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean reindex
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
 	$(BASE_PYTHON) -m venv $(VENV)
@@ -97,6 +97,21 @@ deploy: sam-venv
 		|| [ "$(ALLOW_NO_BYTECODE)" = 1 ] \
 		|| { echo "make deploy: the build has no python3.13 bytecode (built without python3.13): every cold start would compile the layer. Build on a machine with Python 3.13, or deploy anyway with ALLOW_NO_BYTECODE=1." >&2; exit 1; }
 	$(SAM_VENV)/bin/sam deploy $(DEPLOY_ARGS)
+
+# Check and repair the search index and status shards of a deployed stack from its
+# accounts table (README, "Reindex"): AWS credentials, STACK=<stack name> (its outputs
+# name the tables; needs the aws CLI) or ACCOUNTS_TABLE and SEARCH_TABLE, and ARGS for
+# the module's options (--check, --all, --start-after, --segment/--segments).
+reindex: venv
+	@set -euo pipefail; \
+	if [ -n "$(STACK)" ]; then \
+		output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
+			--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+		export ACCOUNTS_TABLE="$$(output AccountsTableName)" SEARCH_TABLE="$$(output SearchTableName)"; \
+	fi; \
+	test -n "$${ACCOUNTS_TABLE:-}" -a -n "$${SEARCH_TABLE:-}" \
+		|| { echo "make reindex: give STACK=<stack>, or ACCOUNTS_TABLE and SEARCH_TABLE" >&2; exit 2; }; \
+	PYTHONPATH=shared $(PY) -m portal_accounts.reindex $(ARGS)
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

@@ -5,8 +5,9 @@
 2. The functions' environment from template.yaml, with local resource names; every setting
    the caller's environment sets wins (SPEC "Settings").
 3. Both APIs on one port by the real handlers (local.gateway), operator routes behind the
-   local JWT authorizer (local.operator_auth), and the email queues drained into the sender,
-   transactional first (local.email_worker).
+   local JWT authorizer (local.operator_auth), and the queues drained into the functions
+   they feed: the email queues into the sender, transactional first, the index repair
+   queue into search_repair (local.email_worker).
 Only here: GET /_local/operator-token (`?scope=` for fewer scopes), /_local/emails,
 /_local/openapi.json.
 """
@@ -166,6 +167,8 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda signum, _: signals.append(signum))
     print(f"portal-accounts local stack on {base_url}", flush=True)
+    # For tools run against this stack from another process (`make reindex`, README).
+    print(f"local: emulated AWS on {emulated.endpoint_url}", file=sys.stderr, flush=True)
     while not signals:
         time.sleep(0.2)
 

@@ -47,9 +47,11 @@ class SqsSource:
 
 
 def sources(functions: dict[str, Function], names: dict[str, str]) -> list[SqsSource]:
-    """Every SQS event of the template, in the template's order."""
+    """Every SQS event of the given functions in the template, in the template's order."""
     found = []
     for logical_id, resource in template.resources("AWS::Serverless::Function").items():
+        if logical_id not in functions:
+            continue
         for event in (resource["Properties"].get("Events") or {}).values():
             if event.get("Type") != "SQS":
                 continue
@@ -153,7 +155,7 @@ class QueueWorker(threading.Thread):
             try:
                 busy = self.drain_once()
             except Exception:
-                self._log(f"email worker: polling failed:\n{traceback.format_exc()}")
+                self._log(f"queue worker: polling failed:\n{traceback.format_exc()}")
                 busy = False
             if not busy:
                 self._stop_event.wait(POLL_INTERVAL_SECONDS)
@@ -165,7 +167,7 @@ class QueueWorker(threading.Thread):
         if not function.exists():
             # The sender may not be written yet: leave the messages in the queue.
             if not self._missing_noted:
-                self._log(f"email worker: {function.module} does not exist yet, not draining")
+                self._log(f"queue worker: {function.module} does not exist yet, not draining")
                 self._missing_noted = True
             self._stop_event.wait(MISSING_RETRY_SECONDS)
             return False
@@ -188,18 +190,18 @@ class QueueWorker(threading.Thread):
         try:
             result = function.invoke(sqs_event(messages, source, self.region))
         except FunctionMissing as missing:
-            self._log(f"email worker: {missing}")
+            self._log(f"queue worker: {missing}")
             return False
         except Exception:
             self._log(
-                f"email worker: {function.logical_id} raised, the batch of {len(messages)} "
+                f"queue worker: {function.logical_id} raised, the batch of {len(messages)} "
                 f"stays in the queue:\n{traceback.format_exc()}"
             )
             return True
         keep = failed_ids(result, batch_ids, source.report_item_failures)
         done = [m for m in messages if m["MessageId"] not in keep]
         if keep:
-            self._log(f"email worker: {len(keep)} of {len(messages)} messages failed, kept")
+            self._log(f"queue worker: {len(keep)} of {len(messages)} messages failed, kept")
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             self._sqs.delete_message_batch(

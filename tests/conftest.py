@@ -41,6 +41,7 @@ def aws():
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
         get_settings.cache_clear()
         yield names
     get_settings.cache_clear()

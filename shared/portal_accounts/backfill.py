@@ -1,5 +1,9 @@
 """One-offs: the status index's key for accounts written before it; the search entries.
 
+`make reindex` (reindex.py) does both and more: it checks every account and repairs what
+is behind. This stays for the runbooks of the deploys that brought the shards and the
+new search table (docs/decisions.md, 2026-12-02).
+
 The by-status index is keyed by `status_shard` (models.status_shard). An account item
 written before that attribute existed has none, so the index does not hold it and the
 listing does not show it (a search still finds it). Run this once after the deploy that

@@ -33,6 +33,8 @@ class Settings:
     # outbox.queue_url_for says which.
     email_queue_url: str = ""
     email_bulk_queue_url: str = ""
+    # Accounts whose search index a sync left behind, for the search_repair function.
+    index_repair_queue_url: str = ""
     # Each sender paces its SES calls to ses_max_send_rate / email_senders a second, so the
     # email_senders that may run at once stay within SES's rate (template.yaml SendRates);
     # 0: unpaced (the tests' emulated SES has no rate).

@@ -29,9 +29,14 @@ show a wrong one.
 
 from __future__ import annotations
 
+import json
+import random
 import re
+import time
 import unicodedata
+from functools import lru_cache
 
+from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SearchEntryModel, linked_customers
 from portal_accounts.observability import logger
 from portal_accounts.store import system_fault
@@ -42,6 +47,10 @@ MIN_TOKEN = 2
 # at most 4 bytes each, the status and a username of 320 stay under it; longer words are
 # told apart by the entry's `words`.
 MAX_KEY_WORD = 100
+# A sync that AWS refused is tried once more after a pause of this many seconds (jittered,
+# so the syncs a throttled partition refused do not come back together): short, because
+# the operator's request waits for it.
+RETRY_PAUSE_SECONDS = (0.05, 0.2)
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -107,22 +116,63 @@ def sync(account: AccountModel) -> None:
     """Bring the index in line with the account, then record what it holds.
 
     It runs once the change it follows is written, so AWS failing here (throttling, a
-    timeout) must not turn that change into an error whose retry would answer 409 or 404:
-    the index stays behind, the account says so, and its next sync catches up.
+    timeout) must not turn that change into an error whose retry would answer 409 or 404.
+    A refused sync is tried once more; refused again, the index stays behind, the account
+    says so (its `indexed_words`/`indexed_status` differ from what it should have), and a
+    repair is queued (`queue_repair`): the search_repair function syncs it again in a few
+    seconds. Should the queue refuse too, `make reindex` finds it (reindex.py).
     """
+    if _attempt(account) is None:
+        return
+    time.sleep(random.uniform(*RETRY_PAUSE_SECONDS))  # noqa: S311 (a jitter, not a secret)
+    code = _attempt(account)
+    if code is None:
+        return
+    logger.warning("search index left behind", extra={"error_code": code})
+    queue_repair(account.username)
+
+
+def _attempt(account: AccountModel) -> str | None:
+    """One sync: None when it went through, the fault's code when AWS refused it."""
     try:
         _sync(account)
     except Exception as error:
         code = system_fault(error)
         if code is None:
             raise
-        logger.warning("search index left behind", extra={"error_code": code})
+        return code
+    return None
+
+
+@lru_cache(maxsize=1)
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def queue_repair(username: str) -> None:
+    """Ask the search_repair function to index the account again (reindex.handle_repairs).
+
+    The message names the account only: the repair reads it afresh, so whatever changed
+    since is indexed as it is then. Best effort, as the sync it follows: a refusal is
+    logged, never the operator's error, and leaves the account for `make reindex`."""
+    try:
+        _sqs().send_message(
+            QueueUrl=get_settings().index_repair_queue_url,
+            MessageBody=json.dumps({"username": username}),
+        )
+    except Exception as error:
+        logger.error(
+            "search repair not queued: make reindex will find the account",
+            extra={"error_code": system_fault(error) or type(error).__name__},
+        )
 
 
 def rebuild(account: AccountModel) -> None:
     """Write every entry of the account, whatever it records as indexed: for an index
-    that lost entries or is new (backfill.py). Errors are raised, for the caller to
-    retry or report."""
+    that lost entries or is new, and for a repair (reindex.py). Errors are raised, for
+    the caller to retry or report."""
     _sync(account, rebuild=True)
 
 

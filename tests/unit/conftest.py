@@ -200,6 +200,7 @@ def _module_aws():
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
         get_settings.cache_clear()
         yield names
     get_settings.cache_clear()
@@ -331,6 +332,7 @@ def _forget_clients() -> None:
     store._connection.cache_clear()
     outbox._sqs.cache_clear()
     recovery._sqs.cache_clear()
+    search._sqs.cache_clear()
     sender._ses.cache_clear()
     sender._persistence.cache_clear()
 
@@ -348,6 +350,7 @@ def moto_server():
         "EMAIL_QUEUE_URL",
         "EMAIL_BULK_QUEUE_URL",
         "EMAIL_DEAD_LETTER_QUEUE_URL",
+        "INDEX_REPAIR_QUEUE_URL",
     )
     saved = {key: os.environ.get(key) for key in keys}
     _forget_clients()
@@ -358,6 +361,7 @@ def moto_server():
         os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
+        os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
         get_settings.cache_clear()
         yield MotoServer(server.endpoint_url, names)
     finally:

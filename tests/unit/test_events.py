@@ -230,7 +230,7 @@ def test_authorizer_event_is_a_request_to_a_route_it_guards(authorizer):
 
 
 @pytest.mark.parametrize("function", SQS_FUNCTIONS)
-def test_sqs_event_is_one_email_request_from_the_queue(function):
+def test_sqs_event_is_one_record_from_its_queue(function):
     event = load_event(function)
     assert list(event) == ["Records"] and len(event["Records"]) == 1
     record = event["Records"][0]
@@ -247,7 +247,9 @@ def test_sqs_event_is_one_email_request_from_the_queue(function):
     assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324
     assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
 
-    request = json.loads(record["body"])
+
+def test_the_senders_sample_is_one_email_request():
+    request = json.loads(load_event("EmailSenderFunction")["Records"][0]["body"])
     assert request["template_id"] in TEMPLATE_IDS
     assert request["locale"] in LOCALES
     assert EMAIL.match(request["to"]) and EMAIL.match(request["username"])
@@ -257,6 +259,11 @@ def test_sqs_event_is_one_email_request_from_the_queue(function):
         # Exactly the queue message the API sends, as the sender reads it.
         outbox = importlib.import_module("portal_accounts.email.outbox")
         outbox.EmailRequest.from_payload(request)
+
+
+def test_the_repairs_sample_names_an_account():
+    request = json.loads(load_event("SearchRepairFunction")["Records"][0]["body"])
+    assert list(request) == ["username"] and EMAIL.match(request["username"])
 
 
 # ---- invoked against moto -----------------------------------------------------------------
@@ -289,8 +296,8 @@ def test_authorizer_refuses_the_sample_session_that_is_not_stored(aws, authorize
         _invoke(AUTHORIZERS[authorizer])
 
 
-@pytest.mark.parametrize("function", SQS_FUNCTIONS)
-def test_email_sender_sends_its_sample_event(aws, function):
+def test_email_sender_sends_its_sample_event(aws):
+    function = "EmailSenderFunction"
     module = template.module_of(FUNCTIONS[function])
     if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
         pytest.skip(f"{module} does not exist yet: only the event's shape is tested")
@@ -299,3 +306,23 @@ def test_email_sender_sends_its_sample_event(aws, function):
     assert response == {"batchItemFailures": []}
     sent = boto3.client("ses").get_send_quota()["SentLast24Hours"]
     assert sent == 1
+
+
+def test_search_repair_indexes_the_account_of_its_sample_event(aws):
+    from portal_accounts import clock
+    from portal_accounts.models import AccountModel, SearchEntryModel
+
+    now = clock.now()
+    names = {"first_name": "Mario", "last_name": "Rossi", "linked_at": clock.iso(now)}
+    AccountModel(
+        username="mario.rossi@example.com",
+        password_hash="not-a-real-hash",
+        password_changed_at=now,
+        created_at=now,
+        customers={"a-customer": names},
+    ).save()  # written, never indexed
+    assert _invoke("SearchRepairFunction") == {"batchItemFailures": []}
+    assert {entry.entry for entry in SearchEntryModel.scan()} == {
+        "active#mario#mario.rossi@example.com",
+        "active#rossi#mario.rossi@example.com",
+    }

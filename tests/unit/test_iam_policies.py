@@ -27,6 +27,9 @@ UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
     ("EmailSenderFunction", "dynamodb:GetItem", "IdempotencyTable"): (
         "Powertools Idempotency reads the record when a conditional put returns no old item"
     ),
+    ("SearchRepairFunction", "kms:Decrypt", "DataKey"): (
+        "Lambda's SQS poller receives the encrypted repair messages with the function's role"
+    ),
 }
 
 

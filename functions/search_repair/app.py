@@ -1,0 +1,13 @@
+"""SQS → the search index: accounts a sync left behind, indexed again (search.sync)."""
+
+from portal_accounts import init_done
+from portal_accounts.observability import logger
+from portal_accounts.reindex import handle_repairs
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: object) -> dict:
+    return handle_repairs(event)
+
+
+init_done()  # the last step of init (see portal_accounts/__init__)
