@@ -38,10 +38,9 @@ REPORT = WORK / "report.md"
 # tests of its module's list that called the mutated function (it records which): the
 # other tests that merely log in or set a password on the way (templates, listing, the
 # operator's routes...) kill next to nothing here and would make a surviving mutant of
-# login() cost minutes. test_system_faults.py goes with the modules whose fault paths it
-# pins and no other test does (the throttle's release after a timeout, the authorizer's
-# 503): without it, throttle's fault-path mutants survived (88.8%, 2026-12-02). One
-# mutmut run per module, each in its own staged copy.
+# login() cost minutes. test_system_faults.py goes with throttle and sessions, the modules
+# with fault paths of their own (an attempt released after a timeout, the authorizer's
+# 503). One mutmut run per module, each in its own staged copy.
 RULES = "test_security_rules_*.py"
 MODULE_TESTS = {
     "auth": (

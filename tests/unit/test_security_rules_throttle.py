@@ -13,6 +13,7 @@ from datetime import timedelta
 from unittest import mock
 
 import botocore.client
+import botocore.exceptions
 import pytest
 
 from portal_accounts import auth, clock
@@ -162,3 +163,39 @@ def test_the_waits_start_exactly_at_the_limit_whatever_it_is(
     finally:
         monkeypatch.delenv("LOGIN_MAX_FAILURES")
         get_settings.cache_clear()
+
+
+@contextmanager
+def landing_then_timing_out(operation: str) -> Iterator[None]:
+    """The first `operation` on the throttle table is written, then its answer is lost (a
+    read timeout after DynamoDB applied it): the caller cannot know it landed."""
+    make_api_call = botocore.client.BaseClient._make_api_call
+    table = get_settings().throttle_table
+    lost: list[str] = []
+
+    def timing_out(client, name, params):
+        answer = make_api_call(client, name, params)
+        if name == operation and params.get("TableName") == table and not lost:
+            lost.append(name)
+            raise botocore.exceptions.ReadTimeoutError(endpoint_url="https://dynamodb")
+        return answer
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", timing_out):
+        yield
+    assert lost == [operation], "the write to lose never happened"
+
+
+def test_an_attempt_whose_count_landed_unseen_is_taken_back_with_its_lock(shop, frozen_clock):
+    """The attempt that reaches the limit is counted (and sets the first wait), but the
+    answer is lost: the customer gets a 503 to retry, and the count and the wait it set
+    are taken back, so the retry is the free attempt it would have been."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() - 1):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    with landing_then_timing_out("UpdateItem"):
+        response = shop.login(MARIO, WRONG)
+    assert response["statusCode"] == 503, response
+    assert response["json"]["detail"] == "The service is busy: try again in a moment."
+    assert (int(record().failures), int(record().pending)) == (max_failures() - 1, 0)
+    assert record().locked_until is None
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200  # no wait
