@@ -63,12 +63,7 @@ def fix(account: AccountModel) -> bool:
 
 def rebuild_search(username: str) -> bool:
     """Write every search entry of one scanned account; False when it is gone."""
-    try:
-        account = AccountModel.get(username, consistent_read=True)
-    except AccountModel.DoesNotExist:
-        return False
-    search.rebuild(account)
-    return True
+    return search.rebuild_current(username) is not None
 
 
 def run(

@@ -117,11 +117,9 @@ def check(accounts: list[AccountModel]) -> list[Behind]:
 def repair(username: str) -> bool:
     """Put one account's entries and shard in line with it as it is now (a strongly
     consistent read); False when there is no such account (nothing to index)."""
-    try:
-        account = AccountModel.get(username, consistent_read=True)
-    except AccountModel.DoesNotExist:
+    account = search.rebuild_current(username)
+    if account is None:
         return False
-    search.rebuild(account)
     if account.status_shard != status_shard(account.username, account.status):
         fix(account)  # on the condition that the status is still the one read
     return True

@@ -176,6 +176,18 @@ def rebuild(account: AccountModel) -> None:
     _sync(account, rebuild=True)
 
 
+def rebuild_current(username: str) -> AccountModel | None:
+    """Rebuild the entries of the account as it is now (a strongly consistent read, so a
+    change made since a scan or a queued repair is seen); None when there is no such
+    account (nothing to index)."""
+    try:
+        account = AccountModel.get(username, consistent_read=True)
+    except AccountModel.DoesNotExist:
+        return None
+    rebuild(account)
+    return account
+
+
 def _sync(account: AccountModel, *, rebuild: bool = False) -> None:
     words = key_words(account)
     old_words = set(account.indexed_words or ())
