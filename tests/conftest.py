@@ -42,6 +42,7 @@ def aws():
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
+        os.environ["IMPORT_QUEUE_URL"] = names["ImportQueue"]
         get_settings.cache_clear()
         yield names
     get_settings.cache_clear()

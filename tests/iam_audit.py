@@ -54,6 +54,13 @@ _TRANSACT_ACTIONS = {
 }
 
 
+_SQS_BATCH_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def needs(service: str, operation: str, params: dict) -> set[Call]:
     """What IAM checks of one API call; resources are logical ids."""
     if service == "dynamodb":
@@ -75,6 +82,9 @@ def needs(service: str, operation: str, params: dict) -> set[Call]:
         return {Call(f"dynamodb:{operation}", resource)}
     if service == "sqs":
         queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+        # IAM has no action of its own for the batch calls: SendMessageBatch is checked
+        # as sqs:SendMessage (and DeleteMessageBatch... as theirs), per SQS's API reference.
+        operation = _SQS_BATCH_ACTIONS.get(operation, operation)
         # A queue encrypted with a KMS key: SQS uses the key on the caller's behalf.
         return {Call(f"sqs:{operation}", queue), *_queue_key_needs(queue, operation)}
     if service == "sesv2":

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
 from portal_accounts import audit, clock, revision, search, throttle
 from portal_accounts.audit import Actor
@@ -111,6 +113,16 @@ def create_account(
 ) -> AccountModel:
     """F9: a new login for a customer, username = the customer's email."""
     customer = get_customer(customer_id)
+    username = new_username(customer)
+    check_policy(password, username=username, names=[customer.first_name, customer.last_name])
+    account = new_account(customer, username, hash_password(password), temporary=temporary)
+    commit_new_account(account, customer, actor, details={"temporary_password": temporary})
+    search.sync(account)
+    return account
+
+
+def new_username(customer: CustomerModel) -> str:
+    """The username a new login of `customer` gets (its email), or why it cannot have one."""
     if customer.account_username:
         raise CustomerAlreadyLinked(
             f"The customer already has the account {customer.account_username}.",
@@ -123,12 +135,18 @@ def create_account(
             "it becomes the username.",
             errors=[{"field": "email", "reason": "missing_or_invalid"}],
         )
-    check_policy(password, username=username, names=[customer.first_name, customer.last_name])
+    return username
+
+
+def new_account(
+    customer: CustomerModel, username: str, password_hash: str, *, temporary: bool
+) -> AccountModel:
+    """The account item of a new login, linked to `customer` (not written yet)."""
     now = clock.now()
-    account = AccountModel(
+    return AccountModel(
         username=username,
         status=ACTIVE,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         password_temporary=temporary,
         password_changed_at=now,
         password_expires_at=(
@@ -139,46 +157,72 @@ def create_account(
         credential_version=1,
         revision=1,
         created_at=now,
-        customers={customer_id: customer_summary_entry(customer)},
+        customers={customer.customer_id: customer_summary_entry(customer)},
     )
+
+
+class AlsoRefused(Exception):
+    """A condition of one of the caller's own puts failed (`failed`: their indexes)."""
+
+    def __init__(self, failed: set[int]) -> None:
+        super().__init__(f"the caller's puts {sorted(failed)} were refused")
+        self.failed = failed
+
+
+def commit_new_account(
+    account: AccountModel,
+    customer: CustomerModel,
+    actor: Actor,
+    *,
+    details: dict,
+    also: tuple[tuple[Model, Condition | None], ...] = (),
+) -> None:
+    """Write a new account, its customer's link and the `account.created` event in one
+    transaction, with the caller's own puts (`also`: item and condition).
+
+    UsernameTaken if a login has that username; revision.Stale if the customer changed
+    since it was read; AlsoRefused if a condition of `also` failed."""
+    username = account.username
     try:
         with transaction() as tx:
             # Guesses at the username before the account existed (a lockout, even) are not
             # the new account's: its customer's first login must not be refused for them.
             tx.delete(ThrottleModel(login_throttle_key(username)))
             tx.save(account, condition=AccountModel.username.does_not_exist())
+            tx.save(
+                audit.build_event(
+                    audit.account_subject(username),
+                    actor,
+                    "account.created",
+                    target=customer.customer_id,
+                    details=details,
+                )
+            )
+            for item, condition in also:
+                tx.save(item, condition=condition)
             tx.update(
                 customer,
                 actions=[
                     CustomerModel.account_username.set(username),
-                    CustomerModel.updated_at.set(now),
+                    CustomerModel.updated_at.set(clock.now()),
                 ],
                 # The username and the account's copy of the names come from this read.
                 condition=CustomerModel.account_username.does_not_exist()
                 & (CustomerModel.email == customer.email)
                 & summary_unchanged(customer),
             )
-            tx.save(
-                audit.build_event(
-                    audit.account_subject(username),
-                    actor,
-                    "account.created",
-                    target=customer_id,
-                    details={"temporary_password": temporary},
-                )
-            )
     except TransactionCancelled as cancelled:
         # TransactWrite sends deletes, then puts, then updates: the throttle is part 0, the
-        # account 1, the audit event 2, the customer 3.
-        if 3 in cancelled.failed:
+        # account 1, the audit event 2, the caller's puts 3 on, the customer last.
+        if 3 + len(also) in cancelled.failed:
             raise revision.Stale from None  # linked or changed meanwhile: read it again
+        if 1 not in cancelled.failed:
+            raise AlsoRefused({index - 3 for index in cancelled.failed}) from None
         raise UsernameTaken(
             f"The username {username} is already taken: to let this customer use that "
             "login, associate the existing account instead.",
             username=username,
         ) from None
-    search.sync(account)
-    return account
 
 
 @revision.retried

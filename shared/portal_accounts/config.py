@@ -29,12 +29,18 @@ class Settings:
     templates_table: str = "portal-accounts-templates"
     email_log_table: str = "portal-accounts-email-log"
     idempotency_table: str = "portal-accounts-idempotency"
+    imports_table: str = "portal-accounts-imports"
     # Transactional emails (reset links, password changed), and bulk ones (credentials):
     # outbox.queue_url_for says which.
     email_queue_url: str = ""
     email_bulk_queue_url: str = ""
     # Accounts whose search index a sync left behind, for the search_repair function.
     index_repair_queue_url: str = ""
+    # Bulk imports' rows, for the account_import function (imports.py).
+    import_queue_url: str = ""
+    # The import queue's maxReceiveCount: on its last receive a message's rows still to do
+    # are recorded as failed rather than left pending (template.yaml ImportQueue).
+    import_max_receive_count: int = _int(5, low=1)
     # Each sender paces its SES calls to ses_max_send_rate / email_senders a second, so the
     # email_senders that may run at once stay within SES's rate (template.yaml SendRates);
     # 0: unpaced (the tests' emulated SES has no rate).

@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -253,6 +254,32 @@ class EmailLogModel(Model):
     expires_at = TTLAttribute(null=True)  # EMAIL_LOG_RETENTION_DAYS after it was queued
 
 
+class ImportModel(Model):
+    """A bulk import of logins (imports.py): its header, and one row per customer done.
+
+    The header (`row` = HEADER_ROW) says who asked, when, for which customers and whether
+    credentials emails go; a row (`row` = the customer id) holds that customer's result,
+    written once (conditionally), in the same transaction as the account it created."""
+
+    class Meta(_Meta):
+        table_name = get_settings().imports_table
+
+    import_id = UnicodeAttribute(hash_key=True)
+    row = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    # the header
+    actor_type = UnicodeAttribute(null=True)
+    actor_id = UnicodeAttribute(null=True)
+    actor_email = UnicodeAttribute(null=True)
+    customer_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    send_credentials_email = BooleanAttribute(null=True)
+    # a row
+    result = UnicodeAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)  # the credentials email: queued | failed | none
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CustomerModel,
     AccountModel,
@@ -263,4 +290,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ThrottleModel,
     TemplateModel,
     EmailLogModel,
+    ImportModel,
 )

@@ -86,6 +86,15 @@ def _commit(
 def send_credentials(customer_id: str, *, actor: Actor) -> None:
     """F11: username, portal link and a one-time set-password link; never a password."""
     customer, account, to = _linked_customer(customer_id)
+    outgoing, event = credentials_email(customer, account, to, actor=actor)
+    _commit(account, [event], outgoing)
+
+
+def credentials_email(
+    customer: CustomerModel, account: AccountModel, to: str, *, actor: Actor, sequence: int = 0
+) -> tuple[outbox.Outgoing, AuditEventModel]:
+    """The credentials email of `customer`'s login, and its audit event (to write;
+    `sequence` orders it after events of the same instant, audit.build_event)."""
     hours = max(1, round(get_settings().set_password_link_ttl_seconds / 3600))
     outgoing = outbox.prepare(
         username=account.username,
@@ -97,16 +106,17 @@ def send_credentials(customer_id: str, *, actor: Actor) -> None:
             "link_valid_hours": str(hours),
         },
         secret=outbox.SET_PASSWORD_LINK,
-        customer_id=customer_id,
+        customer_id=customer.customer_id,
         credential_version=int(account.credential_version),
     )
     event = audit.build_event(
         audit.account_subject(account.username),
         actor,
         "account.credentials_email_queued",
-        target=customer_id,
+        target=customer.customer_id,
+        sequence=sequence,
     )
-    _commit(account, [event], outgoing)
+    return outgoing, event
 
 
 def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:

@@ -74,6 +74,24 @@ class MaxLen(Constraint):
         return value
 
 
+class MinItems(Constraint):
+    keyword = "minItems"
+
+    def check(self, value: Any) -> Any:
+        if len(value) < self.value:
+            raise _Bad(f"must have at least {self.value} item{'s' * (self.value != 1)}")
+        return value
+
+
+class MaxItems(Constraint):
+    keyword = "maxItems"
+
+    def check(self, value: Any) -> Any:
+        if len(value) > self.value:
+            raise _Bad(f"must have at most {self.value} items")
+        return value
+
+
 class Ge(Constraint):
     keyword = "minimum"
 
@@ -184,6 +202,22 @@ def checker(hint: Any, *, text: bool = False) -> Check:
             return value
 
         return one_of
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        each = checker(item_hint)
+
+        def sequence(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Bad("must be an array")
+            checked = []
+            for index, item in enumerate(value):
+                try:
+                    checked.append(each(item))
+                except _Bad as bad:
+                    raise _Bad(f"item {index}: {bad}") from None
+            return checked
+
+        return sequence
     if origin is dict:
         key, item = (checker(arg) for arg in typing.get_args(hint))
 

@@ -38,7 +38,7 @@ from functions.operator_set_password.app import handler as set_password_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from local import aws as local_aws
 from local import resources
-from portal_accounts import clock, recovery, search, store
+from portal_accounts import clock, imports, recovery, search, store
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox, sender
 from portal_accounts.models import ALL_MODELS, AccountModel, CustomerModel
@@ -201,6 +201,7 @@ def _module_aws():
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
+        os.environ["IMPORT_QUEUE_URL"] = names["ImportQueue"]
         get_settings.cache_clear()
         yield names
     get_settings.cache_clear()
@@ -333,6 +334,7 @@ def _forget_clients() -> None:
     outbox._sqs.cache_clear()
     recovery._sqs.cache_clear()
     search._sqs.cache_clear()
+    imports._sqs.cache_clear()
     sender._ses.cache_clear()
     sender._persistence.cache_clear()
 
@@ -351,6 +353,7 @@ def moto_server():
         "EMAIL_BULK_QUEUE_URL",
         "EMAIL_DEAD_LETTER_QUEUE_URL",
         "INDEX_REPAIR_QUEUE_URL",
+        "IMPORT_QUEUE_URL",
     )
     saved = {key: os.environ.get(key) for key in keys}
     _forget_clients()
@@ -362,6 +365,7 @@ def moto_server():
         os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
         os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
         os.environ["INDEX_REPAIR_QUEUE_URL"] = names["IndexRepairQueue"]
+        os.environ["IMPORT_QUEUE_URL"] = names["ImportQueue"]
         get_settings.cache_clear()
         yield MotoServer(server.endpoint_url, names)
     finally:

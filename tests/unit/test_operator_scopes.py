@@ -31,6 +31,7 @@ PATH_VALUES = {
     "username": enc(MARIO),
     "template_id": "password_reset_link",
     "locale": "it",
+    "import_id": "20260101T090000Z-000000000000",
 }
 OPERATOR_ROUTES = sorted(
     (route for route in template.routes() if route.authorizer == "OperatorJwt"),

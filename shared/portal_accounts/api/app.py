@@ -234,14 +234,19 @@ def _dataclass_in(hint: Any) -> type:
 # ---- the entry point ----------------------------------------------------------------------
 
 
-def lambda_handler(*routers: Router) -> Callable[[dict, LambdaContext], dict]:
-    """The Lambda entry point of one function: limits, the route, problem documents."""
+def lambda_handler(
+    *routers: Router, max_body_bytes: int = MAX_BODY_BYTES
+) -> Callable[[dict, LambdaContext], dict]:
+    """The Lambda entry point of one function: limits, the route, problem documents.
+
+    `max_body_bytes`: larger for the one route whose body is a list (an import's 1,000
+    customer ids, about 40 KB)."""
     calls = [_Call.of(route, router) for router in routers for route in router.routes]
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict, context: LambdaContext) -> dict:
         try:
-            event = _admitted(event)
+            event = _admitted(event, max_body_bytes)
             call, match = _route_of(calls, event)
             if call.route.scope:
                 require_scope(event, call.route.scope)
@@ -311,7 +316,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _admitted(event: dict) -> dict:
+def _admitted(event: dict, max_body_bytes: int = MAX_BODY_BYTES) -> dict:
     """What every request passes before its route runs; the event with a text body.
 
     Raises the problem to answer instead: 401 (an operator route without an operator:
@@ -330,8 +335,8 @@ def _admitted(event: dict) -> dict:
     if not body:
         return event  # nothing to read: no Content-Type needed
     encoded = bool(event.get("isBase64Encoded"))
-    if _size_of(body, encoded) > MAX_BODY_BYTES:
-        raise BodyTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+    if _size_of(body, encoded, max_body_bytes) > max_body_bytes:
+        raise BodyTooLarge(f"Request bodies are limited to {max_body_bytes} bytes.")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     # Media types are case-insensitive (RFC 9110), parameters (charset) aside.
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -354,12 +359,12 @@ def _admitted(event: dict) -> dict:
     return event
 
 
-def _size_of(body: str, base64_encoded: bool) -> int:
+def _size_of(body: str, base64_encoded: bool, limit: int = MAX_BODY_BYTES) -> int:
     """The body's size in bytes as the client sent it: UTF-8 for text, decoded for base64
     (whose validity is checked later: here only its length counts)."""
     if base64_encoded:
         return len(body) * 3 // 4 - body[-2:].count("=")
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > limit:
         return len(body)  # too large whatever its characters: no need to encode it
     return len(body.encode("utf-8", "surrogatepass"))
 

@@ -12,7 +12,17 @@ from typing import Annotated, Any, Literal, cast
 
 from portal_accounts import clock
 from portal_accounts.models import AccountModel, CustomerModel, linked_customers
-from portal_accounts.validation import Describe, Format, Ge, Le, MaxLen, MinLen, Trim
+from portal_accounts.validation import (
+    Describe,
+    Format,
+    Ge,
+    Le,
+    MaxItems,
+    MaxLen,
+    MinItems,
+    MinLen,
+    Trim,
+)
 
 Locale = Literal["it", "en"]
 AccountStatus = Literal["active", "disabled"]
@@ -235,6 +245,91 @@ class EventPage:
 Limit = Annotated[int, Ge(1), Le(100)]
 Cursor = Annotated[str | None, MaxLen(2048)]
 Search = Annotated[str | None, MaxLen(100)]
+
+
+# ---- bulk import --------------------------------------------------------------------------
+
+ImportResult = Literal[
+    "created",
+    "customer_already_linked",
+    "username_taken",
+    "customer_email_missing",
+    "not_found",
+    "failed",
+    "pending",
+]
+
+
+@dataclass(kw_only=True)
+class ImportIn:
+    __pydantic_config__ = {
+        **STRICT,
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "customer_ids": ["6f1c1b52-3b8e-4f57-9d63-0a3c9a6f2d10"],
+                    "send_credentials_email": True,
+                }
+            ]
+        },
+    }
+    customer_ids: Annotated[
+        list[Annotated[str, MinLen(1), MaxLen(64)]],
+        MinItems(1),
+        MaxItems(1000),
+        Describe("The customers to give a login; one listed twice is imported once."),
+    ]
+    send_credentials_email: bool = True
+
+
+@dataclass(kw_only=True)
+class ImportRowOut:
+    customer_id: str
+    result: ImportResult
+    username: str | None
+    detail: str | None
+    credentials_email: Literal["queued", "failed", "none"] | None
+
+
+@dataclass(kw_only=True)
+class ImportOut:
+    import_id: str
+    status: Literal["running", "done"]
+    created_at: str
+    send_credentials_email: bool
+    total: int
+    done: int
+    counts: dict[str, int]
+    rows: list[ImportRowOut]
+
+    @classmethod
+    def of(cls, progress: Any) -> ImportOut:
+        """From imports.Progress: every row in the order given, and the counts by result."""
+        rows = [
+            ImportRowOut(
+                customer_id=row.customer_id,
+                result=row.result,
+                username=row.username,
+                detail=row.detail,
+                credentials_email=row.email,
+            )
+            for row in progress.rows
+        ]
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.result] = counts.get(row.result, 0) + 1
+        pending = counts.get("pending", 0)
+        header = progress.header
+        return cls(
+            import_id=header.import_id,
+            status="running" if pending else "done",
+            created_at=clock.iso(header.at),
+            send_credentials_email=bool(header.send_credentials_email),
+            total=len(rows),
+            done=len(rows) - pending,
+            counts=counts,
+            rows=rows,
+        )
 
 
 # ---- email --------------------------------------------------------------------------------

@@ -1,0 +1,13 @@
+"""SQS → the rows of bulk imports: a login per customer (imports.handle)."""
+
+from portal_accounts import init_done
+from portal_accounts.imports import handle
+from portal_accounts.observability import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: object) -> dict:
+    return handle(event)
+
+
+init_done()  # the last step of init (see portal_accounts/__init__)
