@@ -57,6 +57,27 @@ mutation: mutation-venv
 run: venv
 	PORT=$(PORT) $(PY) -m local
 
+# The customer pages' browser tests: Debian's Chromium (installed when missing; apt waits
+# for a dpkg lock another install holds) and axe-core from npm, pinned by its lock file.
+CHROMIUM ?= /usr/bin/chromium
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+.PHONY: browser-deps screenshots
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $@
+
+browser-deps: $(AXE)
+	@test -x $(CHROMIUM) || { \
+		echo "browser tests: installing Debian's chromium"; \
+		APT="apt-get -o DPkg::Lock::Timeout=600 -y -qq"; \
+		$$APT install chromium >/dev/null 2>&1 || { $$APT update && $$APT install chromium; }; \
+	} || { echo "browser tests: $(CHROMIUM) is missing and could not be installed (apt-get install chromium, as root)" >&2; exit 1; }
+
+# The pictures of docs/pages.md: every screen, in both languages.
+screenshots: venv browser-deps
+	PAGES_SCREENSHOTS=docs/pages $(VENV)/bin/pytest -q tests/integration/test_pages_browser.py
+
 lint: venv sam-venv scan-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -116,7 +137,7 @@ reindex: venv
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: venv
+integration: venv browser-deps
 	$(VENV)/bin/pytest -q tests/integration
 
 # schemathesis against the local stack, from docs/openapi.json (docs/fuzzing.md): bounded
@@ -124,7 +145,7 @@ integration: venv
 fuzz: venv
 	$(PY) -m fuzz
 
-test: lint build
+test: lint build browser-deps
 	$(VENV)/bin/pytest -q tests
 	$(PY) -m fuzz
 

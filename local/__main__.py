@@ -9,17 +9,20 @@
    they feed: the email queues into the sender, transactional first, the index repair
    queue into search_repair (local.email_worker).
 Only here: GET /_local/operator-token (`?scope=` for fewer scopes), /_local/emails,
-/_local/openapi.json.
+/_local/openapi.json, and POST /_local/clock ({"seconds": N}: the functions' clock moves
+ahead, so a test sees a link expire without waiting for it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 from local import aws, email_worker, lambda_authorizers, lambdas, mailbox, resources, template
@@ -107,11 +110,45 @@ def local_routes(tokens: OperatorTokens) -> dict:
             )
         return Reply(200, [("Content-Type", "application/json")], OPENAPI_DOCUMENT.read_bytes())
 
+    def advance_clock(request: Request) -> Reply:
+        """POST {"seconds": N}: the functions' clock moves N seconds ahead (links expire,
+        sessions idle out) without anyone waiting; only here, for tests and demos."""
+        try:
+            seconds = float(json.loads(request.body or b"{}")["seconds"])
+            if not 0 <= seconds <= 400 * 86400:
+                raise ValueError(seconds)
+        except (KeyError, TypeError, ValueError):
+            return Reply.message(400, 'Send {"seconds": N}, N from 0 to 400 days.')
+        now = SHIFTED_CLOCK.advance(seconds)
+        reply = Reply.json(200, {"now": now})
+        reply.headers.append(NO_STORE)
+        return reply
+
     return {
         ("GET", "/_local/operator-token"): operator_token,
         ("GET", "/_local/emails"): emails,
         ("GET", "/_local/openapi.json"): openapi,
+        ("POST", "/_local/clock"): advance_clock,
     }
+
+
+class ShiftedClock:
+    """The real time plus what POST /_local/clock added: portal_accounts.clock's source."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> str:
+        with self._lock:
+            self.offset += timedelta(seconds=seconds)
+        return self().isoformat()
+
+
+SHIFTED_CLOCK = ShiftedClock()
 
 
 def main() -> int:
@@ -125,6 +162,9 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     emulated = aws.start()
+    from portal_accounts import clock  # after the path has the layer
+
+    clock._source = SHIFTED_CLOCK  # POST /_local/clock moves it
     names = resources.create_all()
     tokens = OperatorTokens.from_template()
     functions = lambdas.functions()

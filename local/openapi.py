@@ -43,6 +43,16 @@ SCHEMES = {
 }
 
 
+def api_routes() -> list:
+    """The template's routes but the customer's HTML pages (portal_accounts.pages, their
+    own document: docs/pages.md), whose functions have no API router."""
+    return [
+        route
+        for route in template.routes()
+        if hasattr(importlib.import_module(route.module), "router")
+    ]
+
+
 def generate() -> dict:
     from portal_accounts.api.app import ADMIN, OPERATOR
     from portal_accounts.api.problems import PROBLEM_JSON
@@ -50,7 +60,7 @@ def generate() -> dict:
 
     path_values = {"template_id": TEMPLATE_IDS, "locale": LOCALES}
 
-    routes = template.routes()
+    routes = api_routes()
     routers = [importlib.import_module(route.module).router for route in routes]
     resolver = _resolver(routers)
     document = json.loads(

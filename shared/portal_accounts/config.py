@@ -59,6 +59,13 @@ class Settings:
     login_lockout_failures: int = _int(100, low=1)
     forgot_password_min_interval_seconds: int = _int(60, low=0)
     storefront_base_url: str = "http://127.0.0.1:3000"
+    # Where the emails' reset and set-password links point: the hosted page
+    # (GET /reset-password of the storefront API; by default STOREFRONT_BASE_URL's, as in
+    # the local stack), or a storefront's own page, which then takes `?token=` itself.
+    password_page_url: str = ""
+    # The customer's pages (pages/): an https logo URL, and the accent colour (#rrggbb).
+    logo_url: str = ""
+    accent_color: str = "#0b5cad"
     default_locale: str = "it"
     # Scope names (comma-separated) an operator token must carry: any one of each list.
     operator_scopes: str = "portal-accounts/operator"

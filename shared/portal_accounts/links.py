@@ -36,8 +36,13 @@ def hash_token(token: str) -> str:
 
 
 def link_url(token: str) -> str:
-    """Links are built from STOREFRONT_BASE_URL only, never from a request."""
-    return f"{get_settings().storefront_base_url.rstrip('/')}/reset-password?token={token}"
+    """Links are built from settings only, never from a request: PASSWORD_PAGE_URL, by
+    default the hosted page under STOREFRONT_BASE_URL."""
+    settings = get_settings()
+    page = settings.password_page_url or (
+        f"{settings.storefront_base_url.rstrip('/')}/reset-password"
+    )
+    return f"{page}{'&' if '?' in page else '?'}token={token}"
 
 
 def issue_actions(account: AccountModel, purpose: str) -> tuple[str, LinkTokenModel, list]:

@@ -77,6 +77,7 @@ def test_a_token_without_scopes_opens_no_operator_route(local_stack, token_for):
     bare = Client(local_stack, token_for(""))
     values = {
         "customer_id": "00000000-0000-0000-0000-000000000000",
+        "import_id": "20260101T090000Z-000000000000",
         "username": path("nobody@example.com"),
         "template_id": "password_changed",
         "locale": "en",

@@ -77,24 +77,36 @@ def test_each_address_is_limited_on_the_credential_routes(edge):
     assert statement["AggregateKeyType"] == "IP"
     assert statement["Limit"] == Tag("Ref", "AuthRateLimit")
     assert statement["EvaluationWindowSec"] == 300
-    match = statement["ScopeDownStatement"]["ByteMatchStatement"]
-    assert match["FieldToMatch"] == {"UriPath": {}}
-    assert (match["PositionalConstraint"], match["SearchString"]) == ("STARTS_WITH", "/auth/")
-    # Counted however the path is spelled.
-    assert {t["Type"] for t in match["TextTransformations"]} >= {"URL_DECODE", "NORMALIZE_PATH"}
+    matches = [
+        part["ByteMatchStatement"]
+        for part in statement["ScopeDownStatement"]["OrStatement"]["Statements"]
+    ]
+    assert [(m["PositionalConstraint"], m["SearchString"]) for m in matches] == [
+        ("STARTS_WITH", "/auth/"),
+        ("STARTS_WITH", "/reset-password"),
+        ("STARTS_WITH", "/forgot-password"),
+    ]
+    for match in matches:
+        assert match["FieldToMatch"] == {"UriPath": {}}
+        # Counted however the path is spelled.
+        kinds = {t["Type"] for t in match["TextTransformations"]}
+        assert kinds >= {"URL_DECODE", "NORMALIZE_PATH", "LOWERCASE"}
     assert default(edge, "AuthRateLimit") == 300
 
 
 def test_every_storefront_route_without_a_session_is_under_the_tighter_limit(edge):
-    prefix = rule(edge, "auth-per-ip")["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
-    prefix = prefix["ByteMatchStatement"]["SearchString"]
+    scope = rule(edge, "auth-per-ip")["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    prefixes = tuple(
+        part["ByteMatchStatement"]["SearchString"] for part in scope["OrStatement"]["Statements"]
+    )
     open_routes = {
         route.path
         for route in template.routes()
         if route.api == "StorefrontApi" and route.authorizer is None
     }
-    assert {"/auth/login", "/auth/password/forgot"} <= open_routes
-    assert {path for path in open_routes if not path.startswith(prefix)} == set()
+    assert {"/auth/login", "/auth/password/forgot", "/reset-password"} <= open_routes
+    # The pages' stylesheet and script take nothing: the wider limit is theirs.
+    assert {path for path in open_routes if not path.startswith(prefixes)} == {"/pages/{asset}"}
 
 
 def test_each_address_is_limited_on_every_path(edge):
