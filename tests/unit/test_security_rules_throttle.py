@@ -16,7 +16,8 @@ import botocore.client
 import botocore.exceptions
 import pytest
 
-from portal_accounts import auth, clock
+from portal_accounts import auth, clock, throttle
+from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
 from tests import faults
@@ -24,6 +25,7 @@ from tests.unit.conftest import GOOD_PASSWORD, seed_account
 from tests.unit.test_races import after_read
 
 MARIO = "mario.rossi@example.com"
+ADMIN = Actor(type="operator", id="admin-1", email="admin@example.com")
 WRONG = "not the right password at all"
 
 
@@ -199,3 +201,123 @@ def test_an_attempt_whose_count_landed_unseen_is_taken_back_with_its_lock(shop, 
     assert (int(record().failures), int(record().pending)) == (max_failures() - 1, 0)
     assert record().locked_until is None
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200  # no wait
+
+
+# ---- attempts in flight ---------------------------------------------------------------------
+
+
+def in_flight() -> throttle.Reservation:
+    """Another device's attempt, counted, its password still being checked."""
+    key = login_throttle_key(MARIO)
+    return throttle.reserve(key, throttle._read(key), clock.now())
+
+
+def test_a_right_password_waits_for_an_attempt_in_flight_and_goes_in_when_it_was_right(
+    shop, frozen_clock, monkeypatch
+):
+    """At the limit, the attempt in flight has set the wait; a second login arriving
+    meanwhile pauses for it rather than being refused: the other was right, the record is
+    cleared, and this one gets its own reservation and goes in."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() - 1):
+        shop.login(MARIO, WRONG)
+    other = in_flight()
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        other.cleared()  # the other device's password was right
+
+    monkeypatch.setattr(throttle, "_pause", pause)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    assert pauses == [throttle.WAIT_PAUSES_SECONDS[0]]
+
+
+def test_an_attempt_in_flight_that_never_resolves_is_waited_for_a_few_pauses_only(
+    shop, frozen_clock, monkeypatch
+):
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures() - 1):
+        shop.login(MARIO, WRONG)
+    in_flight()  # stuck: its outcome never comes
+    pauses: list[float] = []
+    monkeypatch.setattr(throttle, "_pause", pauses.append)
+    refused = shop.login(MARIO, GOOD_PASSWORD)
+    assert refused["statusCode"] == 429, refused  # never through without its own reservation
+    assert pauses == list(throttle.WAIT_PAUSES_SECONDS)
+    assert (int(record().failures), int(record().pending)) == (max_failures(), 1)
+
+
+def test_an_unlock_landing_during_an_attempt_leaves_no_wait_behind(shop, frozen_clock, monkeypatch):
+    """Past the limit, the window opens; an attempt reads the record, then an admin's
+    unlock deletes it before the attempt is counted: the attempt is decided again on the
+    fresh start (a first failure, no wait), not counted on top of the old state."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    for _ in range(max_failures()):
+        shop.login(MARIO, WRONG)
+    frozen_clock.advance(seconds=1)
+    after_read(monkeypatch, auth, "batch_get", lambda: auth.unlock(MARIO, actor=ADMIN))
+    assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    assert (int(record().failures), record().locked_until) == (1, None)
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+
+
+def test_with_a_limit_of_one_two_first_guesses_racing_count_once(shop, frozen_clock, monkeypatch):
+    """A username with no record, LOGIN_MAX_FAILURES=1: a guess reads "no record", another
+    guess lands first and sets the wait; the first is then refused, not counted too."""
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "1")
+    get_settings.cache_clear()
+    try:
+        seed_account(MARIO, [("Mario", "Rossi")])
+
+        def other_guess() -> None:
+            assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+        after_read(monkeypatch, auth, "batch_get", other_guess)
+        assert shop.login(MARIO, WRONG)["statusCode"] == 429
+        assert int(record().failures) == 1
+    finally:
+        monkeypatch.delenv("LOGIN_MAX_FAILURES")
+        get_settings.cache_clear()
+
+
+def test_releasing_an_attempt_takes_back_its_own_count_once(clean_aws, frozen_clock):
+    """Two attempts in flight; a fault ends each of them in turn. Releasing one (even
+    twice: its resolution runs once) leaves the other's count; releasing the other too
+    leaves nothing."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    first, second = in_flight(), in_flight()
+    assert (int(record().failures), int(record().pending)) == (2, 2)
+    second.release()  # the record's last attempt
+    assert (int(record().failures), int(record().pending)) == (1, 1)
+    second.release()
+    assert (int(record().failures), int(record().pending)) == (1, 1)
+    first.release()  # no longer the last: taken back by its generation
+    assert (int(record().failures), int(record().pending)) == (0, 0)
+    first.release()
+    assert (int(record().failures), int(record().pending)) == (0, 0)
+
+
+def test_a_release_never_takes_a_count_below_zero(clean_aws, frozen_clock):
+    """Whatever happened to the record meanwhile (counters reset by hand, a restore), an
+    attempt released takes nothing below zero."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    attempt = in_flight()
+    ThrottleModel(login_throttle_key(MARIO)).update(actions=[ThrottleModel.pending.set(0)])
+    attempt.release()
+    assert (int(record().failures), int(record().pending)) == (1, 0)
+    other = in_flight()
+    ThrottleModel(login_throttle_key(MARIO)).update(actions=[ThrottleModel.failures.set(0)])
+    other.release()
+    assert (int(record().failures), int(record().pending)) == (0, 1)
+
+
+def test_a_count_that_never_landed_takes_nothing_back_from_another_attempt(shop, frozen_clock):
+    """The attempt's write times out before DynamoDB applied it: a 503, and the undo it
+    tries finds another attempt's count as the record's last, which it leaves alone."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    shop.login(MARIO, WRONG)
+    in_flight()
+    with faults.failing("UpdateItem", "ReadTimeout", table=get_settings().throttle_table):
+        assert shop.login(MARIO, WRONG)["statusCode"] == 503
+    assert (int(record().failures), int(record().pending)) == (2, 1)
