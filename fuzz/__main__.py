@@ -184,12 +184,6 @@ def config_text() -> str:
     )
 
 
-_WITH_DEEPER_RECURSION = (
-    "import runpy, sys; sys.setrecursionlimit(20000); sys.argv[0] = 'schemathesis'; "
-    "runpy.run_module('schemathesis.cli', run_name='__main__', alter_sys=True)"
-)
-
-
 def run_schemathesis(
     run: Run, base_url: str, settings: Settings, workdir: Path, env: dict[str, str]
 ) -> None:
@@ -200,11 +194,7 @@ def run_schemathesis(
         phase for phase in settings.phases.split(",") if run.stateful or phase != "stateful"
     )
     command = [
-        # Python 3.11 (Debian's) hits a RecursionError deep in schemathesis's coverage
-        # phase, which its ast module then reports as "SystemError: AST constructor
-        # recursion depth mismatch": a higher limit for the run (3.11 frames of Python
-        # calls take no C stack).
-        sys.executable, "-c", _WITH_DEEPER_RECURSION,
+        sys.executable, "-m", "schemathesis.cli",
         "--config-file", str(workdir / "schemathesis.toml"),
         "run", str(DOCUMENT),
         "--url", base_url,
