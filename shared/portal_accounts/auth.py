@@ -1,10 +1,18 @@
 """The storefront's logins (F12), logouts and password changes (F13).
 
 Login costs three round trips: one BatchGetItem (account + throttle), one conditional
-update that reserves the attempt in the throttle (throttle.py), and one transaction:
-session, the account's credentials checked as read (and its last login written, once a
-day), throttle cleared and audit on success; the attempt resolved as a failure and its
-audit event on failure. Every failure — unknown user, wrong password, disabled or
+update that reserves the attempt in the throttle (throttle.py), and on success one
+BatchWriteItem: the session, the audit event and the throttle record deleted, 1 write unit
+each (issue 10, finding 3: a transaction would charge twice). The day's first login (and a
+rehash) adds a fourth, the account updated on the credentials checked as read. On failure,
+one transaction: the attempt resolved as a failure, with its audit event.
+
+A later login of the day does not check the account again after the verify: a password
+set, a reset, a disable or the last customer unlinked landing in between leaves it a
+session on what was read, which is dead on arrival, since the authorizer checks the
+session's credential version, the status and the links on every request
+(sessions.authenticate). The login was answered as it stood when it was checked; whatever
+ended the session came after it. Every failure — unknown user, wrong password, disabled or
 unlinked account, expired temporary password — gets the same answer after the same
 argon2 verify and the same writes.
 """
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, throttle
@@ -50,7 +59,15 @@ from portal_accounts.sessions import (
     new_session,
     temporary_password_expired,
 )
-from portal_accounts.store import BUSY, TransactionCancelled, batch_get, system_fault, transaction
+from portal_accounts.store import (
+    BUSY,
+    TransactionCancelled,
+    batch_get,
+    batch_write,
+    condition_failed,
+    system_fault,
+    transaction,
+)
 
 GENERIC_FAILURE = "The username or the password is not correct."
 
@@ -170,30 +187,35 @@ def _open_session(
         account_actions.append(AccountModel.last_login_at.set(now))
     if needs_rehash(account.password_hash):
         account_actions.append(AccountModel.password_hash.set(hash_password(password)))
-    # Only on the credentials that were checked: a login with the old password racing a
-    # reset (or a disable, or the last customer unlinked, or the sender writing an emailed
-    # password) must not write the old hash back, nor open a session on the new version.
-    # Every one of those moves the credential version or the hash, so this condition
-    # catches them whether the account is updated or, on the day's later logins, only
-    # checked (a ConditionCheck, which writes nothing, so no index entry either).
+    if account_actions:
+        _update_checked(account, account_actions, attempt)
+    batch_write(
+        puts=[session, _event(account.username, "login.succeeded")],
+        deletes=[attempt.record()],
+    )
+    return LoginResult(token, session, account)
+
+
+def _update_checked(
+    account: AccountModel, actions: list[Action], attempt: throttle.Reservation
+) -> None:
+    """Only on the credentials that were checked: a login with the old password racing a
+    reset (or a disable, or the last customer unlinked, or the sender writing an emailed
+    password) must not write the old hash back, nor record a login on the new version.
+    Every one of those moves the credential version or the hash."""
     verified = (AccountModel.credential_version == int(account.credential_version)) & (
         AccountModel.password_hash == account.password_hash
     )
     try:
-        with transaction() as tx:
-            tx.save(session)
-            if account_actions:
-                tx.update(account, actions=account_actions, condition=verified)
-            else:
-                tx.condition_check(AccountModel, account.username, condition=verified)
-            attempt.succeeded(tx)
-            tx.save(_event(account.username, "login.succeeded"))
-    except TransactionCancelled:
-        # The password, status or links changed meanwhile: what was checked is gone. Not
-        # the customer's failed attempt either.
+        AccountModel._get_connection().update_item(
+            account.username, actions=actions, condition=verified, return_values="NONE"
+        )
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise  # a fault: _released_on_fault releases the attempt, a 503
+        # What was checked is gone. Not the customer's failed attempt either.
         attempt.release()
         raise AuthenticationFailed(GENERIC_FAILURE) from None
-    return LoginResult(token, session, account)
 
 
 def logout(principal: Principal) -> None:

@@ -4,7 +4,7 @@ Every check of a password typed by someone who might not be its owner (POST /aut
 the current password of PUT /me/password) first reserves an attempt here, with a
 conditional write, so racing requests cannot all slip under the limit; then resolves it:
 
-- right password: the record is deleted (in the caller's own transaction);
+- right password: the record is deleted (with the caller's own writes);
 - wrong password: the attempt stays counted as a failure (`pending` goes back down);
 - a fault of ours or of AWS before the answer: the attempt is released, as if it had
   never been made, so a system fault never counts against the customer.
@@ -122,6 +122,11 @@ class Reservation:
     def succeeded(self, tx: TransactWrite) -> None:
         """The right password: forget every failure (in the caller's transaction)."""
         tx.delete(ThrottleModel(self.key))
+
+    def record(self) -> ThrottleModel:
+        """The right password: the record to delete with the caller's other writes (a
+        BatchWriteItem), which forgets every failure."""
+        return ThrottleModel(self.key)
 
     def cleared(self) -> None:
         """The right password, with nothing else to write: forget every failure."""

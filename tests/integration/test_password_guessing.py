@@ -64,11 +64,12 @@ def test_a_stolen_session_cannot_guess_the_current_password(api, anonymous):
         anonymous.put("/me/password", json=body, headers=headers).status_code for _ in range(12)
     ]
     elapsed = time.monotonic() - started
-    # The free checks, then the 6th, sent at once, waits. After that, each window (1 s,
-    # doubling) lets one more guess through: over `elapsed` seconds at most
-    # log2(elapsed + 1) + 1 of them (a busy machine makes the requests slower, not the
-    # throttle looser).
-    assert statuses[: LIMIT + 1] == [403] * LIMIT + [429]
+    # The free checks, then waits: each window (1 s, doubling from the 5th failure) lets
+    # one more guess through, so over `elapsed` seconds at most log2(elapsed + 1) + 1 of
+    # them. Which of the later ones wait depends on the machine's speed (on a busy one
+    # the 6th can arrive after the first window; the unit tests pin it with a frozen
+    # clock): a slower machine makes the requests slower, never the throttle looser.
+    assert statuses[:LIMIT] == [403] * LIMIT
     assert set(statuses) == {403, 429}
     assert statuses.count(403) <= LIMIT + math.floor(math.log2(elapsed + 1)) + 1, (
         statuses,

@@ -2,10 +2,10 @@
 
 `last_login_at` is projected into the by-status index, so each write of it is a write of
 the index too: a login writes it only when the day (UTC) it holds is not today, at most
-once a day per account. The other logins of the day write nothing to the account item;
-they still open their session only on the credentials that were verified (a condition
-check on the account in the login's transaction), clear the throttle, audit, and bring an
-old password hash up to date.
+once a day per account. The other logins of the day neither write nor check the account
+item (issue 10, finding 3); they still clear the throttle, audit, and bring an old password
+hash up to date, and their session works only on the credentials that were verified: one
+opened on credentials changed meanwhile is refused by the authorizer from its first use.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_a_login_the_same_day_writes_nothing_to_the_account(shop, frozen_clock, 
     account_writes.clear()
     frozen_clock.advance(hours=3)
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
-    assert account_writes == ["ConditionCheck"]
+    assert account_writes == []
 
 
 # ---- the rest of the login is unchanged on the days' later logins -----------------------
@@ -148,12 +148,13 @@ def _unlink_the_last_customer(desk):
 
 
 @pytest.mark.parametrize("change", [_set_password, _disable, _unlink_the_last_customer])
-def test_a_later_login_of_the_day_opens_no_session_on_credentials_changed_meanwhile(
+def test_a_later_login_of_the_day_gets_no_working_session_on_credentials_changed_meanwhile(
     shop, desk, frozen_clock, monkeypatch, change
 ):
-    """The day's later logins do not update the account, yet a password set, a disable or
-    the last customer unlinked between their verify and their write still refuses them:
-    the transaction checks the account's credential version and hash as read."""
+    """The day's later logins do not touch the account, so a password set, a disable or
+    the last customer unlinked between their verify and their writes does not stop the
+    answer; it stops the session: the authorizer refuses it from its first request, as it
+    refuses every session the change ended. The last login stays as it was."""
     seed_account(MARIO, [("Mario", "Rossi")])
     assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
     frozen_clock.advance(hours=1)
@@ -163,7 +164,26 @@ def test_a_later_login_of_the_day_opens_no_session_on_credentials_changed_meanwh
 
     after_read(monkeypatch, auth, "verify_password", meanwhile)
     response = shop.login(MARIO, GOOD_PASSWORD)
+    assert response["statusCode"] == 200, response
+    assert not is_valid(response["json"]["token"])
+    assert last_login(desk) == "2026-01-01T09:00:00Z"
+
+
+@pytest.mark.parametrize("change", [_set_password, _disable, _unlink_the_last_customer])
+def test_the_days_first_login_is_refused_on_credentials_changed_meanwhile(
+    shop, desk, frozen_clock, monkeypatch, change
+):
+    """The day's first login writes the account, on the credentials it checked only: one
+    changed between the verify and the write refuses the login, records no last login and
+    audits no success, and it is not a failed attempt."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+
+    def meanwhile():
+        assert change(desk)["statusCode"] in (200, 204)
+
+    after_read(monkeypatch, auth, "verify_password", meanwhile)
+    response = shop.login(MARIO, GOOD_PASSWORD)
     assert response["statusCode"] == 401, response
     assert response["json"]["detail"] == GENERIC
-    assert logins_audited() == 1
-    assert last_login(desk) == "2026-01-01T09:00:00Z"
+    assert logins_audited() == 0
+    assert last_login(desk) is None

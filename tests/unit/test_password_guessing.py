@@ -220,7 +220,7 @@ def test_a_fault_after_the_attempt_was_counted_is_a_503_and_not_a_failure(
 ):
     seed_account(MARIO, [("Mario", "Rossi")])
     for _ in range(max_failures() + 2):
-        with faults.failing("TransactWriteItems", code, times=None):
+        with faults.failing("BatchWriteItem", code, times=None):
             response = shop.login(MARIO, GOOD_PASSWORD)
         assert response["statusCode"] == 503, response
         assert response["json"]["type"] == "temporarily_unavailable"
