@@ -169,9 +169,10 @@ def login(raw_username: str, password: str) -> LoginResult:
 def _first_login_of_the_day(last_login_at: datetime | None, now: datetime) -> bool:
     """Whether this login records itself: `last_login_at` is kept to the day (UTC).
 
-    It is projected into the by-status index, so every write of it is an index write too:
-    once a day per account keeps logins off that index (issue 10, finding 2). `!=`, not
-    `<`: a time recorded ahead of this clock is corrected rather than kept forever.
+    Once a day per account keeps the day's other logins from writing the account at all
+    (issue 10, findings 2 and 3); the by-status index holds keys only, so this write is
+    the account's alone. `!=`, not `<`: a time recorded ahead of this clock is corrected
+    rather than kept forever.
     """
     if last_login_at is None:
         return True

@@ -54,13 +54,30 @@ def _by_status(*, status: str, limit: int, cursor: str | None) -> Page:
         # An empty key means "this phase, from its beginning".
         if payload["k"]:
             after = check_key(payload["k"], {}, ("username",))["username"]["S"]
-    items, more = _merged(phase, after, limit)
+    entries, more = _merged(phase, after, limit)
     next_cursor = None
-    if more and items:
-        next_cursor = encode_cursor({"username": {"S": items[-1].username}}, s=phase)
+    if more and entries:
+        next_cursor = encode_cursor({"username": {"S": entries[-1].username}}, s=phase)
     elif phase != phases[-1]:
         next_cursor = encode_cursor({}, s=phases[phases.index(phase) + 1])
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=_accounts_of(entries, phase), next_cursor=next_cursor)
+
+
+def _accounts_of(entries: list[AccountModel], status: str) -> list[AccountModel]:
+    """The accounts the index's entries name, in their order, read from the table: the
+    index holds only keys, so that a login recording its day, or a customer linked,
+    writes nothing to it (docs/decisions.md, "a keys-only status index"). One
+    BatchGetItem, eventually consistent: half a read unit an account, what reading the
+    same row from the index cost. An account whose status moved on since the index saw
+    it (the index lags its table) is left out, as the search leaves out a stale entry."""
+    if not entries:
+        return []
+    found = {a.username: a for a in AccountModel.batch_get([e.username for e in entries])}
+    return [
+        account
+        for account in (found.get(entry.username) for entry in entries)
+        if account is not None and account.status == status
+    ]
 
 
 def _shard_batch(limit: int) -> int:
@@ -71,10 +88,11 @@ def _shard_batch(limit: int) -> int:
 
 
 def status_page_bound(limit: int) -> tuple[int, int]:
-    """The most a listing page reads, as (index entries, Queries): one batch of each shard,
-    and a shard is read again only after a whole batch of it was shown."""
+    """The most a listing page reads, as (items, requests): one batch of each shard, and a
+    shard is read again only after a whole batch of it was shown; then the page's
+    accounts, in one BatchGetItem."""
     batch = _shard_batch(limit)
-    return STATUS_SHARDS * batch + limit, STATUS_SHARDS + limit // batch
+    return STATUS_SHARDS * batch + limit + limit, STATUS_SHARDS + limit // batch + 1
 
 
 class _Shard:

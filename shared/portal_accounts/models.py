@@ -19,7 +19,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from portal_accounts.config import get_settings
@@ -71,12 +71,13 @@ def status_shards(status: str) -> list[str]:
 
 
 class StatusIndex(GlobalSecondaryIndex):
-    """Lists accounts by status, in username order within each shard, without reading the
-    table (listing.py merges the shards). Holds what a listed account shows."""
+    """Lists accounts by status, in username order within each shard (listing.py merges
+    the shards and reads the page's accounts). Keys only: what changes on a login (the
+    day's `last_login_at`) or a link never writes it, only a change of status does."""
 
     class Meta:
         index_name = "by-status-shard"
-        projection = IncludeProjection(["status", "customers", "last_login_at"])
+        projection = KeysOnlyProjection()
 
     status_shard = UnicodeAttribute(hash_key=True)
     username = UnicodeAttribute(range_key=True)

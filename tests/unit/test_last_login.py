@@ -1,8 +1,8 @@
 """The last login is recorded to the day (issue 10, finding 2).
 
-`last_login_at` is projected into the by-status index, so each write of it is a write of
-the index too: a login writes it only when the day (UTC) it holds is not today, at most
-once a day per account. The other logins of the day neither write nor check the account
+A login writes `last_login_at` only when the day (UTC) it holds is not today, at most
+once a day per account (the by-status index holds keys only: that write is the account's
+alone). The other logins of the day neither write nor check the account
 item (issue 10, finding 3); they still clear the throttle, audit, and bring an old password
 hash up to date, and their session works only on the credentials that were verified: one
 opened on credentials changed meanwhile is refused by the authorizer from its first use.
