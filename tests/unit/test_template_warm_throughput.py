@@ -118,11 +118,7 @@ def deployed(**overrides: str) -> dict[str, dict]:
 def test_the_defaults_carry_the_peak_above_the_cold_start():
     tables = deployed()
     for table in {table for table, _ in PARAMETERS}:
-        expected = {
-            side: units
-            for side, units in peak_units(table).items()
-            if units > cold(side)
-        }
+        expected = {side: units for side, units in peak_units(table).items() if units > cold(side)}
         assert tables[table].get("WarmThroughput", {}) == expected, table
 
 
