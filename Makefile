@@ -10,7 +10,7 @@ PYTHON_313 := $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.
 BASE_PYTHON := $(if $(PYTHON_313),$(PYTHON_313),python3)
 PORT ?= 3000
 
-.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean reindex
+.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean reindex dlq redrive
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
 	$(BASE_PYTHON) -m venv $(VENV)
@@ -85,7 +85,7 @@ lint: venv sam-venv scan-venv
 	$(VENV)/bin/cfn-lint template.yaml edge/template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-south-1
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f edge/template.yaml
-	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium shared functions local bench $(wildcard fuzz)
+	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium shared functions local bench ops $(wildcard fuzz)
 
 # A real `sam build`, without Docker: the layer (shared/Makefile) and the functions
 # (functions/Makefile) are makefile builds that need no python3.13, only a pip for the
@@ -133,6 +133,29 @@ reindex: venv
 	test -n "$${ACCOUNTS_TABLE:-}" -a -n "$${SEARCH_TABLE:-}" \
 		|| { echo "make reindex: give STACK=<stack>, or ACCOUNTS_TABLE and SEARCH_TABLE" >&2; exit 2; }; \
 	PYTHONPATH=shared $(PY) -m portal_accounts.reindex $(ARGS)
+
+# The dead-letter queues of a deployed stack (README, "Dead letters"; docs/runbook.md): AWS
+# credentials, STACK=<stack name> (its outputs name the queues; needs the aws CLI) or
+# EMAIL_DEAD_LETTER_QUEUE_URL, INDEX_REPAIR_DEAD_LETTER_QUEUE_URL and
+# IMPORT_DEAD_LETTER_QUEUE_URL, and ARGS for the module's options (--queue
+# email|index-repair|import, --show-addresses, --json; for redrive --rate, --no-wait,
+# --local, --force). `make dlq` lists without consuming and prints no message body;
+# `make redrive` moves the messages back to their source queues (SQS's message move task).
+DLQ_URLS = if [ -n "$(STACK)" ]; then \
+		output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
+			--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+		export EMAIL_DEAD_LETTER_QUEUE_URL="$$(output EmailDeadLetterQueueUrl)" \
+			INDEX_REPAIR_DEAD_LETTER_QUEUE_URL="$$(output IndexRepairDeadLetterQueueUrl)" \
+			IMPORT_DEAD_LETTER_QUEUE_URL="$$(output ImportDeadLetterQueueUrl)"; \
+	fi
+
+dlq: venv
+	@set -euo pipefail; $(DLQ_URLS); \
+	PYTHONPATH=shared $(PY) -m ops.dead_letters peek $(ARGS)
+
+redrive: venv
+	@set -euo pipefail; $(DLQ_URLS); \
+	PYTHONPATH=shared $(PY) -m ops.dead_letters redrive $(ARGS)
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

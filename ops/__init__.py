@@ -1,0 +1,1 @@
+"""Operations commands for a deployed stack (docs/runbook.md): run as `python -m ops.<name>`."""
