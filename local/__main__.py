@@ -25,7 +25,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
-from local import aws, email_worker, lambda_authorizers, lambdas, mailbox, resources, template
+from local import (
+    aws,
+    email_worker,
+    lambda_authorizers,
+    lambdas,
+    mailbox,
+    resources,
+    ses_events,
+    template,
+)
 from local.gateway import Gateway, Reply, Request, serve
 from local.operator_auth import OperatorTokens
 
@@ -199,6 +208,8 @@ def main() -> int:
     mailbox.verify_sender(sender)
 
     workers = email_worker.start(functions, names)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+    publisher = ses_events.start(functions, region)  # the simulator's delivery events
     serving = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     serving.start()
 
@@ -219,6 +230,8 @@ def main() -> int:
         worker.stop()
     for worker in workers:
         worker.join(timeout=5)
+    publisher.stop()
+    publisher.join(timeout=5)
     emulated.stop()
     return 0
 

@@ -23,10 +23,27 @@ _pending = threading.local()  # the bodies of the send call being served
 _noted: dict[str, dict] = {}  # message id -> {sent_at, text, html}
 _lock = threading.Lock()
 _installed = False
+# Called after each SES v2 send: (message id, recipients, configuration set, tags), in the
+# emulated AWS's thread (local/ses_events.py hands the work to a thread of its own).
+_listeners: list = []
+
+
+def on_sent(listener) -> None:
+    """Call `listener(message_id, recipients, configuration_set, tags)` after each send."""
+    _listeners.append(listener)
 
 
 def _note_bodies(text: str | None, html: str | None) -> None:
     _pending.bodies = (text, html)
+
+
+def _note_sending(params: dict) -> None:
+    destination = params.get("Destination") or {}
+    _pending.sending = (
+        [*destination.get("ToAddresses", []), *destination.get("CcAddresses", [])],
+        params.get("ConfigurationSetName") or "",
+        {tag.get("Name"): tag.get("Value") for tag in params.get("EmailTags") or []},
+    )
 
 
 def _wrap_response(original, read_bodies):
@@ -39,12 +56,15 @@ def _wrap_response(original, read_bodies):
             return original(self, *args, **kwargs)
         finally:
             _pending.bodies = (None, None)
+            _pending.sending = None
 
     return send_email
 
 
 def _sesv2_bodies(response: SESV2Response) -> tuple[str | None, str | None]:
-    body = json.loads(response.body).get("Content", {}).get("Simple", {}).get("Body", {})
+    params = json.loads(response.body)
+    _note_sending(params)
+    body = params.get("Content", {}).get("Simple", {}).get("Body", {})
     return body.get("Text", {}).get("Data"), body.get("Html", {}).get("Data")
 
 
@@ -65,6 +85,10 @@ def _wrap_backend(original):
                 "text": text,
                 "html": html,
             }
+        sending = getattr(_pending, "sending", None)
+        if sending:
+            for listener in _listeners:
+                listener(message.id, *sending)
         return message
 
     return send

@@ -66,9 +66,19 @@ def create_queues(sqs=None) -> dict[str, str]:
     return names
 
 
+def create_configuration_sets(sesv2=None) -> dict[str, str]:
+    """SES configuration sets named after their logical ids (their events: ses_events)."""
+    sesv2 = sesv2 or boto3.client("sesv2")
+    names = {}
+    for name in template.resources("AWS::SES::ConfigurationSet"):
+        sesv2.create_configuration_set(ConfigurationSetName=name)
+        names[name] = name
+    return names
+
+
 def create_all() -> dict[str, str]:
     """Every resource the functions' environment refers to."""
-    return {**create_tables(), **create_queues()}
+    return {**create_tables(), **create_queues(), **create_configuration_sets()}
 
 
 def environment(function_name: str, names: dict[str, str]) -> dict[str, str]:

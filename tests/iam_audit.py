@@ -37,7 +37,7 @@ class Call(NamedTuple):
     """What IAM checks of one action of a call."""
 
     action: str  # "dynamodb:UpdateItem"
-    resource: str  # a logical id, "Table/index/Name", "ses-identity" or "*"
+    resource: str  # a logical id, "Table/index/Name", "ses-identity" (or -configuration-set), "*"
     attributes: frozenset[str] = frozenset()  # an UpdateItem's top-level attribute names
     return_values: str | None = None  # an UpdateItem's ReturnValues, when it sends one
 
@@ -88,6 +88,12 @@ def needs(service: str, operation: str, params: dict) -> set[Call]:
         # A queue encrypted with a KMS key: SQS uses the key on the caller's behalf.
         return {Call(f"sqs:{operation}", queue), *_queue_key_needs(queue, operation)}
     if service == "sesv2":
+        # A send with a configuration set is checked against the set too.
+        if params.get("ConfigurationSetName"):
+            return {
+                Call(f"ses:{operation}", "ses-identity"),
+                Call(f"ses:{operation}", "ses-configuration-set"),
+            }
         return {Call(f"ses:{operation}", "ses-identity")}
     return {Call(f"{service}:{operation}", "*")}
 
@@ -158,7 +164,7 @@ def wrap_handlers() -> None:
 @dataclass(frozen=True)
 class Grant:
     action: str  # "dynamodb:GetItem"
-    resource: str  # a logical id, "Table/index/Name", "ses-identity" or "*"
+    resource: str  # a logical id, "Table/index/Name", "ses-identity" (or -configuration-set), "*"
     # The statement's dynamodb:Attributes (ForAllValues:StringEquals) and
     # dynamodb:ReturnValues (StringEqualsIfExists) conditions, when it has them.
     attributes: frozenset[str] | None = None
@@ -185,7 +191,7 @@ def _resource(value: object) -> str:
         if value.name == "Sub":
             text = value.value if isinstance(value.value, str) else value.value[0]
             if ":ses:" in text:
-                return "ses-identity"
+                return "ses-configuration-set" if ":configuration-set/" in text else "ses-identity"
             # "${AccountsTable.Arn}/index/by-status"
             return text.replace("${", "").replace(".Arn}", "")
     return str(value)

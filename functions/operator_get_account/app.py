@@ -1,9 +1,14 @@
 """GET /operator/accounts/{username} (F2): the account's detail with its recent events."""
 
-from portal_accounts import accounts
+from portal_accounts import accounts, clock
 from portal_accounts.api.app import Router, lambda_handler, path_value
 from portal_accounts.api.problems import problem_responses
-from portal_accounts.api.schemas import AccountDetail, AccountOut, AuditEventOut
+from portal_accounts.api.schemas import (
+    AccountDetail,
+    AccountOut,
+    AuditEventOut,
+    UndeliverableEmail,
+)
 
 router = Router()
 RECENT_EVENTS = 10
@@ -19,6 +24,16 @@ def account_detail(username: str) -> AccountDetail:
     return AccountDetail(
         **vars(AccountOut.of(found.account, found.locked_until, found.locked_out)),
         recent_events=[AuditEventOut(**event) for event in found.recent_events],
+        undeliverable_emails=[
+            UndeliverableEmail(
+                address=bounced.address,
+                bounce_type=bounced.bounce_type,
+                bounce_subtype=bounced.bounce_subtype,
+                diagnostic=bounced.diagnostic,
+                bounced_at=clock.iso(bounced.bounced_at),
+            )
+            for bounced in found.undeliverable
+        ],
     )
 
 

@@ -25,6 +25,7 @@ from portal_accounts.customers import (
     is_customer_id,
     summary_unchanged,
 )
+from portal_accounts.email.delivery import Undeliverable, undeliverable
 from portal_accounts.errors import (
     Conflict,
     CustomerAlreadyLinked,
@@ -414,12 +415,14 @@ class AccountDetail:
     locked_until: datetime | None
     locked_out: bool
     recent_events: list[dict]
+    undeliverable: list[Undeliverable]
 
 
 def detail(username: str, *, recent: int = 10) -> AccountDetail:
-    """F2: the account, whether logins are throttled or locked out right now, and its
-    latest events."""
+    """F2: the account, whether logins are throttled or locked out right now, its latest
+    events, and the addresses it uses whose latest email bounced for good."""
     account = get_account(username)
     locked_until, locked_out = throttle.state(login_throttle_key(account.username), clock.now())
     events = audit.list_events(audit.account_subject(account.username), limit=recent, cursor=None)
-    return AccountDetail(account, locked_until, locked_out, events.items)
+    bounced = undeliverable(account.username, list(account.customers or {}))
+    return AccountDetail(account, locked_until, locked_out, events.items, bounced)

@@ -47,6 +47,10 @@ class Settings:
     ses_max_send_rate: int = _int(0, low=0)
     email_senders: int = _int(1, low=1)
     sender_email_address: str = "no-reply@example.com"
+    # The SES configuration set every email is sent with: its delivery events (delivered,
+    # bounced, complained, rejected, delayed) come back to the email log
+    # (email/delivery.py). Empty: sent without one, and no events come back.
+    ses_configuration_set: str = ""
     email_max_receive_count: int = _int(5, low=1)
 
     reset_link_ttl_seconds: int = _int(3600, low=1)

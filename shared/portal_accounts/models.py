@@ -237,7 +237,10 @@ class TemplateModel(Model):
 
 
 class EmailLogModel(Model):
-    """What was emailed for an account and how it went: queued, sent or failed. No body."""
+    """What was emailed for an account and how it went. No body.
+
+    `status`: queued, sent (SES accepted it), then what SES's delivery events say
+    (email/delivery.py): delivered, bounced, complained; or failed."""
 
     class Meta(_Meta):
         table_name = get_settings().email_log_table
@@ -247,12 +250,35 @@ class EmailLogModel(Model):
     template_id = UnicodeAttribute()
     locale = UnicodeAttribute()
     to = UnicodeAttribute()
-    status = UnicodeAttribute()  # queued | sent | failed
+    status = UnicodeAttribute()  # queued | sent | delivered | bounced | complained | failed
     queued_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)  # EMAIL_LOG_RETENTION_DAYS after it was queued
+    # What the delivery events said (email/delivery.py): when the state last changed, and
+    # for a bounce SES's type (Permanent, Transient, Undetermined), subtype and the
+    # receiving server's diagnostic.
+    event_at = UTCDateTimeAttribute(null=True)
+    bounce_type = UnicodeAttribute(null=True)
+    bounce_subtype = UnicodeAttribute(null=True)
+    diagnostic = UnicodeAttribute(null=True)
+
+
+class EmailRefModel(Model):
+    """Which log entry an SES message is: its delivery events carry the message's tag
+    `email_ref` (SES tag values allow no "@" or "#"), and this item, in the email log
+    table under the key "ref#<ref>", names the entry. Written before the send, so an
+    event never arrives before it; it expires with its entry."""
+
+    class Meta(_Meta):
+        table_name = get_settings().email_log_table
+
+    key = UnicodeAttribute(hash_key=True, attr_name="username")  # "ref#<ref>"
+    kind = UnicodeAttribute(range_key=True, attr_name="email_id")  # "ref"
+    entry_username = UnicodeAttribute()
+    entry_email_id = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
 
 
 class ImportModel(Model):

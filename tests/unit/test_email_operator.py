@@ -71,6 +71,10 @@ def test_credentials_email_is_queued_for_the_customer(operator, postman, frozen_
             "queued_at": "2026-01-01T09:00:00Z",
             "sent_at": None,
             "error": None,
+            "bounce_type": None,
+            "bounce_subtype": None,
+            "diagnostic": None,
+            "reported_at": None,
         }
     ]
     [request] = postman.queued_requests()
@@ -373,7 +377,18 @@ def test_email_log_is_newest_first_with_states_and_no_bodies(operator, postman, 
         ("account_credentials", "sent", "2026-01-01T09:00:00Z"),
     ]
     for item in items:
-        assert set(item) == {"template_id", "to", "status", "queued_at", "sent_at", "error"}
+        assert set(item) == {
+            "template_id",
+            "to",
+            "status",
+            "queued_at",
+            "sent_at",
+            "error",
+            "bounce_type",
+            "bounce_subtype",
+            "diagnostic",
+            "reported_at",
+        }
         assert item["to"] == MARIO
     assert items[2]["sent_at"] == "2026-01-01T09:00:00Z"
     assert items[0]["sent_at"] is None

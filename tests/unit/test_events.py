@@ -100,6 +100,9 @@ def authorizer_functions() -> dict[str, str]:
 
 HTTP_FUNCTIONS = sorted(name for name in FUNCTIONS if event_types(name) == {"HttpApi"})
 SQS_FUNCTIONS = sorted(name for name in FUNCTIONS if event_types(name) == {"SQS"})
+EVENTBRIDGE_FUNCTIONS = sorted(
+    name for name in FUNCTIONS if event_types(name) == {"EventBridgeRule"}
+)
 AUTHORIZERS = authorizer_functions()
 OPERATOR_FUNCTIONS = sorted(
     {route.function for route in ROUTES if route.authorizer == "OperatorJwt"}
@@ -137,7 +140,12 @@ def test_every_sample_event_belongs_to_a_function():
 
 
 def test_every_function_kind_is_covered_by_a_shape_test():
-    covered = set(HTTP_FUNCTIONS) | set(SQS_FUNCTIONS) | set(AUTHORIZERS.values())
+    covered = (
+        set(HTTP_FUNCTIONS)
+        | set(SQS_FUNCTIONS)
+        | set(EVENTBRIDGE_FUNCTIONS)
+        | set(AUTHORIZERS.values())
+    )
     assert covered == set(FUNCTIONS), sorted(set(FUNCTIONS) - covered)
 
 
@@ -246,6 +254,41 @@ def test_sqs_event_is_one_record_from_its_queue(function):
     assert f"-{queue.split('.')[0]}-" in record["eventSourceARN"], "SAM names it <stack>-<id>-<x>"
     assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324
     assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
+
+
+@pytest.mark.parametrize("function", EVENTBRIDGE_FUNCTIONS)
+def test_eventbridge_event_matches_its_rule(function):
+    """The sample is what EventBridge delivers for the function's rule: the rule's source
+    and one of its detail types, SES's event in the detail, tagged with the configuration
+    set the rule filters on."""
+    event = load_event(function)
+    assert set(event) == {
+        "version", "id", "detail-type", "source", "account", "time", "region", "resources",
+        "detail",
+    }  # fmt: skip
+    [rule] = [
+        e["Properties"]["Pattern"]
+        for e in FUNCTIONS[function]["Properties"]["Events"].values()
+        if e["Type"] == "EventBridgeRule"
+    ]
+    assert event["source"] in rule["source"]
+    assert event["detail-type"] in rule["detail-type"]
+    detail = event["detail"]
+    assert detail["eventType"][:1].lower() + detail["eventType"][1:] in detail
+    assert detail["mail"]["tags"]["ses:configuration-set"]
+    assert set(detail["mail"]["tags"]) >= set(rule["detail"]["mail"]["tags"])
+
+
+def test_the_events_sample_is_read_as_a_bounce_of_no_known_email(aws):
+    from portal_accounts.email.delivery import change_for
+
+    event = load_event("EmailEventsFunction")
+    change = change_for(event["detail"])
+    assert change is not None
+    assert (change.status, change.values["bounce_type"]) == ("bounced", "Permanent")
+    handler = importlib.import_module(template.module_of(FUNCTIONS["EmailEventsFunction"]))
+    # Its ref names no entry here: ignored, nothing created.
+    assert handler.handler(event, LambdaContext()) == {"outcome": "unknown"}
 
 
 def test_the_senders_sample_is_one_email_request():

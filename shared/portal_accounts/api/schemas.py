@@ -218,8 +218,32 @@ class AuditEventOut:
 
 
 @dataclass(kw_only=True)
+class UndeliverableEmail:
+    address: Annotated[
+        str,
+        Describe("An address the account still uses (its username or a linked customer's email)."),
+    ]
+    bounce_type: Annotated[str, Describe("SES's bounce type: Permanent.")]
+    bounce_subtype: Annotated[
+        str | None,
+        Describe("SES's bounce subtype: General, NoEmail, Suppressed, OnAccountSuppressionList..."),
+    ]
+    diagnostic: Annotated[
+        str | None, Describe("What the receiving server answered, as SES reports it.")
+    ]
+    bounced_at: str | None
+
+
+@dataclass(kw_only=True)
 class AccountDetail(AccountOut):
     recent_events: list[AuditEventOut]
+    undeliverable_emails: Annotated[
+        list[UndeliverableEmail],
+        Describe(
+            "Addresses of the account whose latest email bounced for good (a hard bounce): "
+            "fix the customer's email, then send the email again. Empty when none."
+        ),
+    ]
 
 
 @dataclass(kw_only=True)
@@ -350,10 +374,27 @@ class PasswordReset:
 class EmailLogEntry:
     template_id: str
     to: str
-    status: Literal["queued", "sent", "failed"]
+    status: Annotated[
+        Literal["queued", "sent", "delivered", "bounced", "complained", "failed"],
+        Describe(
+            "queued; sent (SES accepted it); then as SES reports: delivered (the receiving "
+            "server took it), bounced (see bounce_type and diagnostic), complained (the "
+            "recipient marked it as spam); failed (not sent, or rejected: see error)."
+        ),
+    ]
     queued_at: str
     sent_at: str | None
     error: str | None
+    bounce_type: Annotated[
+        str | None,
+        Describe("For a bounce: Permanent (the address does not work), Transient or Undetermined."),
+    ] = None
+    bounce_subtype: str | None = None
+    diagnostic: Annotated[
+        str | None,
+        Describe("For a bounce, what the receiving server answered; for a complaint, its kind."),
+    ] = None
+    reported_at: Annotated[str | None, Describe("When SES last reported on it.")] = None
 
 
 @dataclass(kw_only=True)

@@ -21,11 +21,13 @@ from typing import Literal
 from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import CustomerModel, EmailLogModel
-from portal_accounts.observability import logger
+from portal_accounts.observability import count, logger
 from portal_accounts.pagination import Page, decode_cursor, encode_cursor
 from portal_accounts.validation import parse
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
+# What SES said after it accepted the email (email/delivery.py).
+DELIVERED, BOUNCED, COMPLAINED = "delivered", "bounced", "complained"
 
 # What the sender creates at send time (EmailRequest.secret), and the variable it fills.
 TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a kind, not a password
@@ -189,7 +191,10 @@ def send_request(request: EmailRequest, *, delay_seconds: int = 0) -> None:
 
 
 def dispatch(outgoing: Outgoing) -> None:
-    """Put the request on its queue; if that fails, the log says so."""
+    """Put the request on its queue; if that fails, the log says so.
+
+    Counts EmailQueued (and ResetLinkRequested for a reset link) once queued: every new
+    email passes here, a sender's requeue after SES throttling (send_request) does not."""
     try:
         send_request(outgoing.request)
     except Exception:
@@ -200,6 +205,9 @@ def dispatch(outgoing: Outgoing) -> None:
             ]
         )
         raise
+    count("EmailQueued")
+    if outgoing.request.secret == RESET_LINK:  # forgot password, an operator's reset_link
+        count("ResetLinkRequested")
 
 
 def dispatch_notice(outgoing: Outgoing) -> None:
@@ -236,6 +244,10 @@ def list_log(username: str, *, limit: int, cursor: str | None) -> Page:
             "queued_at": clock.iso(entry.queued_at),
             "sent_at": clock.iso(entry.sent_at),
             "error": entry.error,
+            "bounce_type": entry.bounce_type,
+            "bounce_subtype": entry.bounce_subtype,
+            "diagnostic": entry.diagnostic,
+            "reported_at": clock.iso(entry.event_at),
         }
         for entry in results
     ]

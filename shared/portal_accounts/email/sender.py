@@ -27,6 +27,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -38,10 +39,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import UpdateError
 
 from portal_accounts import clock
 from portal_accounts.config import get_settings
-from portal_accounts.email import outbox
+from portal_accounts.email import delivery, outbox
 from portal_accounts.email.outbox import EmailRequest
 from portal_accounts.email.templates import (
     Rendered,
@@ -50,7 +52,7 @@ from portal_accounts.email.templates import (
     template_for_sending,
 )
 from portal_accounts.models import EmailLogModel
-from portal_accounts.observability import logger
+from portal_accounts.observability import count, logger
 
 # SES answers that no retry will fix.
 PERMANENT_ERRORS = {
@@ -162,17 +164,53 @@ def _mark(request: EmailRequest, **changes) -> None:
     EmailLogModel(request.username, request.email_id).update(actions=actions)
 
 
+# The statuses a send may still be marked "sent" from: a delivery event (delivery.py) that
+# landed first is a later state, never overwritten.
+SENDABLE = (outbox.QUEUED, outbox.FAILED)
+# Statuses that say SES took the email: it is never sent again.
+ACCEPTED = (outbox.SENT, outbox.DELIVERED, outbox.BOUNCED, outbox.COMPLAINED)
+
+
+def _mark_sent(request: EmailRequest) -> None:
+    """The log says sent, unless a delivery event already says more (then only the time)."""
+    done = [EmailLogModel.sent_at.set(clock.now()), EmailLogModel.attempts.add(1)]
+    entry = EmailLogModel(request.username, request.email_id)
+    try:
+        entry.update(
+            actions=[*done, EmailLogModel.status.set(outbox.SENT), EmailLogModel.error.remove()],
+            condition=EmailLogModel.status.does_not_exist() | EmailLogModel.status.is_in(*SENDABLE),
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        entry.update(actions=done)
+
+
 def _already_sent(request: EmailRequest) -> bool:
     try:
         entry = EmailLogModel.get(request.username, request.email_id, consistent_read=True)
     except EmailLogModel.DoesNotExist:
         return False
-    return entry.status == outbox.SENT
+    return entry.status in ACCEPTED
 
 
 def _send(request: EmailRequest, rendered: Rendered) -> str:
+    """SES v2 SendEmail, with the configuration set whose events tell how it went, and
+    the tag naming its log entry (delivery.py), written first so no event precedes it."""
+    settings = get_settings()
+    extra: dict = {}
+    if settings.ses_configuration_set:
+        ref = delivery.remember(
+            request.username,
+            request.email_id,
+            clock.now() + timedelta(days=settings.email_log_retention_days),
+        )
+        extra = {
+            "ConfigurationSetName": settings.ses_configuration_set,
+            "EmailTags": delivery.tags(ref),
+        }
     response = _ses().send_email(
-        FromEmailAddress=get_settings().sender_email_address,
+        FromEmailAddress=settings.sender_email_address,
         Destination={"ToAddresses": [request.to]},
         Content={
             "Simple": {
@@ -183,6 +221,7 @@ def _send(request: EmailRequest, rendered: Rendered) -> str:
                 },
             }
         },
+        **extra,
     )
     return response.get("MessageId", "")
 
@@ -215,6 +254,7 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
             variables = {**variables, **issue(email)}
         except Superseded as why:
             _mark(email, status=outbox.FAILED, error=f"not sent: {why}")
+            count("EmailFailed")
             logger.info("email superseded", extra={"email_id": email.email_id, "why": str(why)})
             return {"status": outbox.FAILED}
     rendered = render_template(template, variables)
@@ -231,11 +271,13 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
             raise Throttled(code) from error
         if code in PERMANENT_ERRORS:
             _mark(email, status=outbox.FAILED, error=f"rejected by SES: {code}")
+            count("EmailFailed")
             logger.warning("email rejected", extra={"email_id": email.email_id, "code": code})
             return {"status": outbox.FAILED}
         raise
+    count("EmailSent")
     try:
-        _mark(email, status=outbox.SENT, sent_at=clock.now(), error=None)
+        _mark_sent(email)
     except Exception as error:  # sent all the same: never again
         logger.warning(
             "email sent, its log entry not updated",
@@ -253,6 +295,7 @@ def _record_handler(templates: TemplateCache):
     )(deliver)
 
     def handle(record: dict) -> None:
+        logger.set_correlation_id(record.get("messageId"))
         try:
             payload = json.loads(record["body"])
             if isinstance(payload, dict) and payload.get("kind") == "forgot_password":
@@ -273,11 +316,13 @@ def _record_handler(templates: TemplateCache):
             logger.info("email throttled", extra={"email_id": request.email_id, "reason": reason})
             if receives < get_settings().email_max_receive_count:
                 _mark(request, error=reason)
+                count("EmailRetried")
                 raise
             # Its receives are used up, through no fault of its own: a new message, whose
             # count starts again (consumed here, so never dead-lettered).
             outbox.send_request(request, delay_seconds=REQUEUE_DELAY_SECONDS)
             _mark(request, error=f"{reason}: queued again")
+            count("EmailRetried")
         except Exception as error:
             receives = _receives(record)
             last_try = receives >= get_settings().email_max_receive_count
@@ -287,8 +332,10 @@ def _record_handler(templates: TemplateCache):
             )
             if last_try:
                 _mark(request, status=outbox.FAILED, error=f"gave up: {reason}")
+                count("EmailFailed")
             else:
                 _mark(request, error=reason)
+                count("EmailRetried")
             raise
 
     return handle
