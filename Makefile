@@ -135,26 +135,29 @@ reindex: venv
 	PYTHONPATH=shared $(PY) -m portal_accounts.reindex $(ARGS)
 
 # The dead-letter queues of a deployed stack (README, "Dead letters"; docs/runbook.md): AWS
-# credentials, STACK=<stack name> (its outputs name the queues; needs the aws CLI) or
-# EMAIL_DEAD_LETTER_QUEUE_URL, INDEX_REPAIR_DEAD_LETTER_QUEUE_URL and
-# IMPORT_DEAD_LETTER_QUEUE_URL, and ARGS for the module's options (--queue
-# email|index-repair|import, --show-addresses, --json; for redrive --rate, --no-wait,
-# --local, --force). `make dlq` lists without consuming and prints no message body;
-# `make redrive` moves the messages back to their source queues (SQS's message move task).
-DLQ_URLS = if [ -n "$(STACK)" ]; then \
-		output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
-			--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
-		export EMAIL_DEAD_LETTER_QUEUE_URL="$$(output EmailDeadLetterQueueUrl)" \
-			INDEX_REPAIR_DEAD_LETTER_QUEUE_URL="$$(output IndexRepairDeadLetterQueueUrl)" \
-			IMPORT_DEAD_LETTER_QUEUE_URL="$$(output ImportDeadLetterQueueUrl)"; \
+# credentials, STACK=<stack name> (the queues and EmailEventsFunction are read from its
+# resources; needs the aws CLI) or EMAIL_DEAD_LETTER_QUEUE_URL,
+# INDEX_REPAIR_DEAD_LETTER_QUEUE_URL, IMPORT_DEAD_LETTER_QUEUE_URL,
+# EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL (and EMAIL_EVENTS_FUNCTION), and ARGS for the module's
+# options (--queue email|index-repair|import|email-events, --show-addresses, --json; for
+# redrive --rate, --no-wait, --local, --force). `make dlq` lists without consuming and
+# prints no message body; `make redrive` moves the messages back to their source queues.
+DLQ_FROM_STACK = if [ -n "$(STACK)" ]; then \
+		physical() { aws cloudformation describe-stack-resource --stack-name "$(STACK)" \
+			--logical-resource-id "$$1" --query StackResourceDetail.PhysicalResourceId --output text; }; \
+		export EMAIL_DEAD_LETTER_QUEUE_URL="$$(physical EmailDeadLetterQueue)" \
+			INDEX_REPAIR_DEAD_LETTER_QUEUE_URL="$$(physical IndexRepairDeadLetterQueue)" \
+			IMPORT_DEAD_LETTER_QUEUE_URL="$$(physical ImportDeadLetterQueue)" \
+			EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL="$$(physical EmailEventsDeadLetterQueue)" \
+			EMAIL_EVENTS_FUNCTION="$$(physical EmailEventsFunction)"; \
 	fi
 
 dlq: venv
-	@set -euo pipefail; $(DLQ_URLS); \
+	@set -euo pipefail; $(DLQ_FROM_STACK); \
 	PYTHONPATH=shared $(PY) -m ops.dead_letters peek $(ARGS)
 
 redrive: venv
-	@set -euo pipefail; $(DLQ_URLS); \
+	@set -euo pipefail; $(DLQ_FROM_STACK); \
 	PYTHONPATH=shared $(PY) -m ops.dead_letters redrive $(ARGS)
 
 unit: venv

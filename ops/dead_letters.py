@@ -1,6 +1,6 @@
 """Dead letters: what waits in the dead-letter queues, and sending it back (issue 12).
 
-Three dead-letter queues (template.yaml), chosen with `--queue`:
+Four dead-letter queues (template.yaml), chosen with `--queue`:
 
 - `email`: EmailDeadLetterQueue, of both EmailQueue and BulkEmailQueue (each dead letter
   keeps the queue it came from). Email requests (outbox.EmailRequest) and forgot-password
@@ -12,6 +12,10 @@ Three dead-letter queues (template.yaml), chosen with `--queue`:
 - `import`: ImportDeadLetterQueue, of ImportQueue: `{"import_id", "customer_ids"}`. Their
   rows were recorded `failed` on the last receive, so the operator sees them and imports
   them again: a redrive changes nothing for those rows and is refused without `--force`.
+- `email-events`: EmailEventsDeadLetterQueue, EmailEventsFunction's on-failure queue: SES
+  delivery events (EventBridge) the function failed on three times. No source queue: a
+  redrive invokes the function again with each event (states only move forward there, so
+  an event applied twice changes nothing).
 
     make dlq STACK=<stack> [ARGS="--queue email --show-addresses"]
     make redrive STACK=<stack> [ARGS="--queue email"]
@@ -22,7 +26,8 @@ the listing runs, then made visible again) and prints an allow-list of fields on
 queue, the message id, where it came from, when it was sent and first received, its
 receive count (peeks count too), the template (or kind), email id, import id, and the
 username and address masked (`m***@example.com`; `--show-addresses` shows them). Never a
-body, nor a template's variables.
+body, nor a template's variables; a value that does not look like what its field holds
+prints as `?`.
 
 `redrive` moves the messages back to their source queues. On AWS: SQS's message move task
 (StartMessageMoveTask, the console's "Start DLQ redrive"), followed until done. Against an
@@ -32,8 +37,9 @@ sends it twice, which every consumer here tolerates). Both are idempotent: an em
 is left alone, a running task is followed rather than started again.
 
 Queue URLs: `--url` (or DLQ_URL) for the one `--queue`; else EMAIL_DEAD_LETTER_QUEUE_URL,
-INDEX_REPAIR_DEAD_LETTER_QUEUE_URL, IMPORT_DEAD_LETTER_QUEUE_URL (`make dlq STACK=…` sets
-them from the stack's outputs); else the queue named after its logical id (the local stack).
+INDEX_REPAIR_DEAD_LETTER_QUEUE_URL, IMPORT_DEAD_LETTER_QUEUE_URL,
+EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL and EMAIL_EVENTS_FUNCTION (`make dlq STACK=…` reads them
+from the stack's resources); else the queue named after its logical id (the local stack).
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ PEEK_HIDE_SECONDS = 30
 COPY_HIDE_SECONDS = 300
 # How often a running move task's progress is read.
 POLL_SECONDS = 5.0
+# A listed task that started this long before ours was started is an earlier one (clocks).
+STARTED_SLACK_MS = 60_000
 DEFAULT_PEEK_MAX = 100
 
 # A printed value from a body must look like what it is meant to be: anything else (a
@@ -72,32 +80,31 @@ _DONE_STATUSES = {"COMPLETED", "CANCELLED", "FAILED"}
 class Kind:
     name: str
     logical_id: str  # template.yaml's, and the queue's name in the local stack
-    environment: str
-    output: str  # the stack output with its URL
+    environment: str  # the variable with its URL (`make dlq STACK=…` sets it)
     redrive_needs_force: bool = False
+    # A Lambda function's on-failure queue has no source queue: its events are sent back
+    # by invoking the function again (asynchronously, as EventBridge did).
+    function_logical_id: str | None = None
+    function_environment: str | None = None
 
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind(
-            "email",
-            "EmailDeadLetterQueue",
-            "EMAIL_DEAD_LETTER_QUEUE_URL",
-            "EmailDeadLetterQueueUrl",
-        ),
-        Kind(
-            "index-repair",
-            "IndexRepairDeadLetterQueue",
-            "INDEX_REPAIR_DEAD_LETTER_QUEUE_URL",
-            "IndexRepairDeadLetterQueueUrl",
-        ),
+        Kind("email", "EmailDeadLetterQueue", "EMAIL_DEAD_LETTER_QUEUE_URL"),
+        Kind("index-repair", "IndexRepairDeadLetterQueue", "INDEX_REPAIR_DEAD_LETTER_QUEUE_URL"),
         Kind(
             "import",
             "ImportDeadLetterQueue",
             "IMPORT_DEAD_LETTER_QUEUE_URL",
-            "ImportDeadLetterQueueUrl",
             redrive_needs_force=True,
+        ),
+        Kind(
+            "email-events",
+            "EmailEventsDeadLetterQueue",
+            "EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL",
+            function_logical_id="EmailEventsFunction",
+            function_environment="EMAIL_EVENTS_FUNCTION",
         ),
     )
 }
@@ -188,9 +195,19 @@ def resolve_url(sqs, kind: Kind, explicit: str | None = None) -> str:
         return sqs.get_queue_url(QueueName=kind.logical_id)["QueueUrl"]
     except ClientError:
         raise Unresolved(
-            f"{kind.name}: no URL for the dead-letter queue: give STACK=<stack> (its output "
-            f"{kind.output}) or {kind.environment}"
+            f"{kind.name}: no URL for the dead-letter queue: give STACK=<stack> (its resource "
+            f"{kind.logical_id}) or {kind.environment}"
         ) from None
+
+
+def resolve_function(kind: Kind, explicit: str | None = None) -> str:
+    name = explicit or os.environ.get(kind.function_environment or "", "").strip()
+    if not name or name == "None":
+        raise Unresolved(
+            f"{kind.name}: no function to send the events back to: give STACK=<stack> (its "
+            f"resource {kind.function_logical_id}) or {kind.function_environment}"
+        )
+    return name
 
 
 def open_queue(sqs, kind: Kind, url: str) -> DeadLetterQueue:
@@ -295,6 +312,9 @@ class Summary:
     queued_at: str | None = None
     import_id: str | None = None
     rows: int | None = None
+    event_at: str | None = None
+    email_ref: str | None = None
+    bounce_type: str | None = None
 
     def line(self) -> str:
         source = f"{self.source} (inferred)" if self.source_inferred else self.source
@@ -307,11 +327,25 @@ class Summary:
             f"receives={self.receives}",
             f"what={self.what}",
         ]
-        for name in ("email_id", "username", "to", "locale", "queued_at", "import_id", "rows"):
+        for name in _OPTIONAL_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value}")
         return " ".join(parts)
+
+
+_OPTIONAL_FIELDS = (
+    "email_id",
+    "username",
+    "to",
+    "locale",
+    "queued_at",
+    "import_id",
+    "rows",
+    "event_at",
+    "email_ref",
+    "bounce_type",
+)
 
 
 def summarise(dlq: DeadLetterQueue, message: dict, *, show_addresses: bool = False) -> Summary:
@@ -352,7 +386,26 @@ def summarise(dlq: DeadLetterQueue, message: dict, *, show_addresses: bool = Fal
     elif set(body) == {"username"}:
         summary.what = "index_repair"
         summary.username = _address(body.get("username"), show_addresses)
+    elif body.get("source") == "aws.ses" and isinstance(body.get("detail"), dict):
+        _summarise_ses_event(summary, body, show_addresses)
     return summary
+
+
+def _summarise_ses_event(summary: Summary, event: dict, show_addresses: bool) -> None:
+    """An SES delivery event (EventBridge), as EmailEventsFunction got it: its kind, its
+    time, the log entry's ref, the first recipient; never its headers or diagnostics."""
+    detail = event["detail"]
+    mail = detail.get("mail") if isinstance(detail.get("mail"), dict) else {}
+    summary.what = _identifier(detail.get("eventType")) or "?"
+    summary.event_at = _identifier(event.get("time"))
+    refs = (mail.get("tags") or {}).get("email_ref") if isinstance(mail.get("tags"), dict) else None
+    summary.email_ref = _identifier(refs[0]) if isinstance(refs, list) and refs else None
+    destination = mail.get("destination")
+    if isinstance(destination, list) and destination:
+        summary.to = _address(destination[0], show_addresses)
+    bounce = detail.get("bounce")
+    if isinstance(bounce, dict):
+        summary.bounce_type = _identifier(bounce.get("bounceType"))
 
 
 def peek(
@@ -437,6 +490,7 @@ def redrive_native(
     """SQS's message move task, back to each message's source queue, followed until done."""
     name, arn = dlq.kind.name, dlq.queue.arn
     outcome = Outcome(method="message move task")
+    started_ms = 0  # a task started before ours (the last run's) is not ours
     tasks = _move_tasks(sqs, arn)
     if tasks and tasks[0].get("Status") == "RUNNING":
         say(f"{name}: a move task is already running: following it")
@@ -448,6 +502,7 @@ def redrive_native(
         parameters: dict[str, Any] = {"SourceArn": arn}
         if rate:
             parameters["MaxNumberOfMessagesPerSecond"] = rate
+        started_ms = int(time.time() * 1000) - STARTED_SLACK_MS
         try:
             handle = sqs.start_message_move_task(**parameters)["TaskHandle"]
         except Exception as error:
@@ -462,9 +517,14 @@ def redrive_native(
         )
         outcome.status = "RUNNING"
         return outcome
+    unseen = 0
     while True:
         tasks = _move_tasks(sqs, arn)
         task = tasks[0] if tasks else {}
+        if int(task.get("StartedTimestamp") or started_ms) < started_ms and unseen < 3:
+            unseen += 1  # ours is not listed yet: the last one is
+            (sleep or time.sleep)(POLL_SECONDS)
+            continue
         outcome.status = str(task.get("Status", "UNKNOWN"))
         outcome.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
         to_move = int(task.get("ApproximateNumberOfMessagesToMove", 0))
@@ -554,6 +614,66 @@ def _delete(sqs, url: str, messages: list[dict]) -> None:
         )
 
 
+def redrive_invoke(
+    sqs,
+    dlq: DeadLetterQueue,
+    function: str,
+    *,
+    lambda_client=None,
+    limit: int | None = None,
+    say: Callable[[str], object] = print,
+) -> Outcome:
+    """A function's on-failure queue: each event is handed to the function again, as an
+    asynchronous invocation (Lambda retries it twice more, then it comes back here), and
+    deleted once Lambda has taken it. An event that is not JSON stays."""
+    name, url = dlq.kind.name, dlq.queue.url
+    lambda_client = lambda_client or _lambda()
+    outcome = Outcome(method="asynchronous invocation")
+    kept: dict[str, str] = {}
+    try:
+        while limit is None or outcome.moved < limit:
+            wanted = 10 if limit is None else min(10, limit - outcome.moved)
+            batch = [
+                m
+                for m in _receive(sqs, url, hide_seconds=COPY_HIDE_SECONDS, count=wanted)
+                if m["MessageId"] not in kept
+            ]
+            if not batch:
+                break
+            done = []
+            for message in batch:
+                taken = False
+                if _json(message.get("Body", "")) is not None:
+                    answer = lambda_client.invoke(
+                        FunctionName=function,
+                        InvocationType="Event",
+                        Payload=message["Body"].encode(),
+                    )
+                    taken = answer.get("StatusCode") == 202
+                if taken:
+                    done.append(message)
+                else:
+                    kept[message["MessageId"]] = message["ReceiptHandle"]
+            _delete(sqs, url, done)
+            outcome.moved += len(done)
+            outcome.by_source[function] += len(done)
+            say(
+                f"{name}: {outcome.moved} handed to {function}"
+                + (f", {len(kept)} kept" if kept else "")
+            )
+    finally:
+        _release(sqs, url, kept.values())
+    outcome.left = len(kept)
+    outcome.status = "COMPLETED" if not kept else "PARTIAL"
+    return outcome
+
+
+def _lambda():
+    import boto3
+
+    return boto3.client("lambda")
+
+
 def redrive(
     sqs,
     dlq: DeadLetterQueue,
@@ -564,20 +684,33 @@ def redrive(
     limit: int | None = None,
     say: Callable[[str], object] = print,
     sleep: Callable[[float], object] | None = None,
+    function: str | None = None,
+    lambda_client=None,
 ) -> Outcome:
-    """The native move task, unless `local` or the endpoint lacks it: then one by one."""
+    """The native move task, unless `local` or the endpoint lacks it: then one by one. A
+    function's on-failure queue: its events to the function again (`function`)."""
+    if dlq.kind.function_logical_id:
+        outcome = redrive_invoke(
+            sqs, dlq, function or "", lambda_client=lambda_client, limit=limit, say=say
+        )
+        _say_done(dlq, outcome, say)
+        return outcome
     if not local:
         try:
             return redrive_native(sqs, dlq, rate=rate, wait=wait, say=say, sleep=sleep)
         except NoMoveTasks:
             say(f"{dlq.kind.name}: this endpoint has no message move tasks: moving one by one")
     outcome = redrive_copy(sqs, dlq, limit=limit, say=say)
+    _say_done(dlq, outcome, say)
+    return outcome
+
+
+def _say_done(dlq: DeadLetterQueue, outcome: Outcome, say: Callable[[str], object]) -> None:
     moved = ", ".join(f"{n} to {source}" for source, n in sorted(outcome.by_source.items()))
     line = f"{dlq.kind.name}: done: {outcome.moved} moved" + (f" ({moved})" if moved else "")
     if outcome.left:
-        line += f"; {outcome.left} left in the queue (source unknown, or it refused them)"
+        line += f"; {outcome.left} left in the queue (unreadable, source unknown, or refused)"
     say(line)
-    return outcome
 
 
 # ---- command line --------------------------------------------------------------------------
@@ -587,7 +720,7 @@ def _kinds(choice: str) -> list[Kind]:
     return list(KINDS.values()) if choice == "all" else [KINDS[choice]]
 
 
-def main(argv: list[str] | None = None, *, sqs=None) -> int:
+def main(argv: list[str] | None = None, *, sqs=None, lambda_client=None) -> int:
     """0 when done; 1 when a redrive left messages behind or failed; 2 on a usage error."""
     parser = argparse.ArgumentParser(
         prog="python -m ops.dead_letters",
@@ -620,6 +753,11 @@ def main(argv: list[str] | None = None, *, sqs=None) -> int:
     move.add_argument("--no-wait", action="store_true", help="move task: start it, do not follow")
     move.add_argument("--max", type=int, help="--local: stop after this many")
     move.add_argument("--force", action="store_true", help="also the import queue (see above)")
+    move.add_argument(
+        "--function",
+        help="email-events: the function to send the events back to (default "
+        "EMAIL_EVENTS_FUNCTION)",
+    )
     args = parser.parse_args(argv)
     if args.url and args.queue == "all":
         parser.error("--url (DLQ_URL) names one queue: give --queue too")
@@ -654,9 +792,27 @@ def main(argv: list[str] | None = None, *, sqs=None) -> int:
             if not args.json:
                 print(counts_line(dlq, summaries))
             continue
+        function = None
+        if kind.function_logical_id:
+            try:
+                function = resolve_function(kind, args.function)
+            except Unresolved as error:
+                if dlq.visible or dlq.in_flight:
+                    print(error, file=sys.stderr)
+                    if args.queue != "all":
+                        return 2
+                    status = max(status, 1)
+                    continue
         local = args.local or _endpoint_is_emulated()
         outcome = redrive(
-            sqs, dlq, local=local, rate=args.rate, wait=not args.no_wait, limit=args.max
+            sqs,
+            dlq,
+            local=local,
+            rate=args.rate,
+            wait=not args.no_wait,
+            limit=args.max,
+            function=function,
+            lambda_client=lambda_client,
         )
         if outcome.left or outcome.status in {"FAILED", "CANCELLED", "UNKNOWN"}:
             status = 1

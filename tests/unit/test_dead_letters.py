@@ -4,12 +4,14 @@ puts each message back on the queue it came from (ops/dead_letters.py).
 Messages are dead-lettered the way SQS does it: received maxReceiveCount times, then moved
 by the next receive. moto has no message move tasks (StartMessageMoveTask), so the redrive
 here is the receive/send/delete one; the native task's orchestration runs against a fake
-of the two calls.
+of the two calls. EmailEventsFunction's on-failure queue gets what Lambda puts there (the
+event, with the error in message attributes), and its redrive invokes a fake Lambda.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -58,6 +60,8 @@ def names(_module_aws, clean_aws, monkeypatch):
         "EMAIL_DEAD_LETTER_QUEUE_URL",
         "INDEX_REPAIR_DEAD_LETTER_QUEUE_URL",
         "IMPORT_DEAD_LETTER_QUEUE_URL",
+        "EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL",
+        "EMAIL_EVENTS_FUNCTION",
     ):
         monkeypatch.delenv(key, raising=False)
     return _module_aws
@@ -278,9 +282,9 @@ def test_queue_urls_from_the_environment_or_the_local_names(names, sqs, monkeypa
     assert dead_letters.resolve_url(sqs, email) == names["IndexRepairDeadLetterQueue"]
     assert dead_letters.resolve_url(sqs, email, "https://explicit") == "https://explicit"
     # A stack without the output: the aws CLI says None, and no queue has the local name.
-    missing = dead_letters.Kind("x", "NoSuchQueue", "NO_SUCH_QUEUE_URL", "NoSuchQueueUrl")
+    missing = dead_letters.Kind("x", "NoSuchQueue", "NO_SUCH_QUEUE_URL")
     monkeypatch.setenv("NO_SUCH_QUEUE_URL", "None")
-    with pytest.raises(dead_letters.Unresolved, match=r"STACK=<stack>.*NoSuchQueueUrl"):
+    with pytest.raises(dead_letters.Unresolved, match=r"STACK=<stack>.*NoSuchQueue\)"):
         dead_letters.resolve_url(sqs, missing)
 
 
@@ -298,14 +302,23 @@ class MoveTasks:
     """moto's SQS with StartMessageMoveTask and ListMessageMoveTasks: a task moves its
     messages (as the local redrive does) over two progress reads."""
 
-    def __init__(self, sqs, running: bool = False) -> None:
+    def __init__(self, sqs, running: bool = False, earlier: bool = False) -> None:
         self.sqs = sqs
         self.started: list[dict] = []
-        self.tasks: list[dict] = (
-            [{"Status": "RUNNING", "TaskHandle": "old", "ApproximateNumberOfMessagesMoved": 1}]
-            if running
-            else []
-        )
+        self.tasks: list[dict] = []
+        if running:
+            self.tasks.append(
+                {"Status": "RUNNING", "TaskHandle": "old", "ApproximateNumberOfMessagesMoved": 1}
+            )
+        if earlier:  # yesterday's, listed first until the new one shows (one read late)
+            self.tasks.append(
+                {
+                    "Status": "COMPLETED",
+                    "StartedTimestamp": int(time.time() * 1000) - 86_400_000,
+                    "ApproximateNumberOfMessagesMoved": 7,
+                }
+            )
+        self.late = earlier
         self.reads = 0
 
     def __getattr__(self, name):
@@ -313,11 +326,22 @@ class MoveTasks:
 
     def start_message_move_task(self, **parameters):
         self.started.append(parameters)
-        self.tasks.insert(0, {"Status": "RUNNING", "TaskHandle": "new", **parameters})
+        self.tasks.insert(
+            0,
+            {
+                "Status": "RUNNING",
+                "TaskHandle": "new",
+                "StartedTimestamp": int(time.time() * 1000),
+                **parameters,
+            },
+        )
         return {"TaskHandle": "new"}
 
     def list_message_move_tasks(self, SourceArn, MaxResults):
         self.reads += 1
+        if self.late and self.started:
+            self.late = False
+            return {"Results": self.tasks[1:][:MaxResults]}
         if self.tasks and self.tasks[0]["Status"] == "RUNNING" and self.reads > 2:
             url = self.sqs.get_queue_url(QueueName=SourceArn.rsplit(":", 1)[-1])["QueueUrl"]
             dlq = dead_letters.open_queue(self.sqs, dead_letters.KINDS["email"], url)
@@ -355,6 +379,16 @@ def test_on_aws_a_running_task_is_followed_not_started_again(dead, sqs, capsys):
     assert "completed, 3 of about 3 moved" in out
 
 
+def test_on_aws_an_earlier_task_listed_first_is_not_taken_for_ours(dead, sqs, capsys):
+    fake = MoveTasks(sqs, earlier=True)
+    assert dead_letters.main(["redrive", "--queue", "email"], sqs=fake) == 0
+    out = capsys.readouterr().out
+    assert len(fake.started) == 1
+    assert "7 of" not in out
+    assert "email: completed, 3 of about 3 moved" in out
+    assert bodies(sqs, dead["EmailDeadLetterQueue"]) == []
+
+
 def test_on_aws_an_empty_queue_starts_no_task(names, sqs, capsys):
     fake = MoveTasks(sqs)
     assert dead_letters.main(["redrive", "--queue", "email"], sqs=fake) == 0
@@ -376,3 +410,94 @@ def test_an_emulated_endpoint_is_redriven_one_by_one(dead, sqs, capsys, monkeypa
     assert dead_letters.main(["redrive", "--queue", "email"], sqs=fake) == 0
     assert fake.started == [] and fake.reads == 0
     assert "email: done: 3 moved" in capsys.readouterr().out
+
+
+# ---- email-events: the delivery events' function's on-failure queue ------------------------
+
+BOUNCE_EVENT = json.dumps(
+    {
+        "version": "0",
+        "id": "4f7a1c2e-9a35-8b51-1d0c-6f0e3c2b7a11",
+        "detail-type": "Email Bounced",
+        "source": "aws.ses",
+        "time": "2026-12-07T10:15:31Z",
+        "detail": {
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": "Permanent",
+                "bouncedRecipients": [
+                    {"emailAddress": MARIA, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}
+                ],
+            },
+            "mail": {
+                "messageId": "0102019a-5e6f",
+                "destination": [MARIA],
+                "commonHeaders": {"subject": f"La tua password: {FAKE_PASSWORD}"},
+                "tags": {"email_ref": ["3b1f0c7d9e2a4f6b8c0d1e2f3a4b5c6d7e8f9a0b"]},
+            },
+        },
+    }
+)
+
+
+def failed_event(sqs, names, body: str = BOUNCE_EVENT) -> None:
+    """What Lambda puts in the on-failure queue: the event, and why in attributes."""
+    sqs.send_message(
+        QueueUrl=names["EmailEventsDeadLetterQueue"],
+        MessageBody=body,
+        MessageAttributes={
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": f"boom for {MARIA}"},
+        },
+    )
+
+
+class FakeLambda:
+    def __init__(self) -> None:
+        self.invocations: list[dict] = []
+
+    def invoke(self, **parameters):
+        self.invocations.append(parameters)
+        return {"StatusCode": 202}
+
+
+def test_peek_shows_a_failed_delivery_event_without_its_addresses_or_headers(names, sqs, capsys):
+    failed_event(sqs, names)
+    status, out = run(capsys, "peek", "--queue", "email-events")
+    assert status == 0
+    line = next(line for line in out.splitlines() if line.startswith("[email-events]"))
+    assert "what=Bounce" in line and "bounce_type=Permanent" in line
+    assert "event_at=2026-12-07T10:15:31Z" in line
+    assert "email_ref=3b1f0c7d9e2a4f6b8c0d1e2f3a4b5c6d7e8f9a0b" in line
+    assert "to=m***@example.com" in line
+    assert "email-events: EmailEventsDeadLetterQueue: about 1 waiting" in out
+    for value in (MARIA, FAKE_PASSWORD, "550", "boom"):
+        assert value not in out
+
+
+def test_failed_delivery_events_go_back_to_their_function(names, sqs, capsys, monkeypatch):
+    failed_event(sqs, names)
+    failed_event(sqs, names, "not json")
+    fake = FakeLambda()
+    monkeypatch.setenv("EMAIL_EVENTS_FUNCTION", "portal-accounts-EmailEventsFunction-X")
+    status = dead_letters.main(["redrive", "--queue", "email-events"], lambda_client=fake)
+    out = capsys.readouterr().out
+    assert status == 1  # the unreadable one stays
+    assert fake.invocations == [
+        {
+            "FunctionName": "portal-accounts-EmailEventsFunction-X",
+            "InvocationType": "Event",
+            "Payload": BOUNCE_EVENT.encode(),
+        }
+    ]
+    assert "email-events: done: 1 moved (1 to portal-accounts-EmailEventsFunction-X)" in out
+    assert "1 left in the queue" in out
+    assert bodies(sqs, names["EmailEventsDeadLetterQueue"]) == ["not json"]
+
+
+def test_failed_delivery_events_need_the_function(names, sqs, capsys):
+    failed_event(sqs, names)
+    status, out = run(capsys, "redrive", "--queue", "email-events")
+    assert status == 2
+    assert "EMAIL_EVENTS_FUNCTION" in out
+    assert bodies(sqs, names["EmailEventsDeadLetterQueue"]) == [BOUNCE_EVENT]
