@@ -1,9 +1,17 @@
-"""POST /auth/login (F12): a storefront session for a username and password."""
+"""POST /auth/login (F12): a storefront session for a username and password.
 
-from portal_accounts import auth, clock
+Counts each login's outcome: LoginSucceeded, LoginFailed (401), LoginThrottled (a 429
+while the username waits after LOGIN_MAX_FAILURES), LoginLocked (a 429 because
+LOGIN_LOCKOUT_FAILURES locked it until a reset or an unlock). A 503 counts none of them:
+it was not the customer's attempt.
+"""
+
+from portal_accounts import auth, clock, throttle
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkedCustomer, LoginIn, LoginOut
+from portal_accounts.errors import AuthenticationFailed, Throttled
+from portal_accounts.observability import count
 
 router = Router()
 
@@ -17,13 +25,27 @@ router = Router()
     },
 )
 def login(body: LoginIn) -> LoginOut:
-    result = auth.login(body.username, body.password)
+    try:
+        result = auth.login(body.username, body.password)
+    except AuthenticationFailed:
+        count("LoginFailed")
+        raise
+    except Throttled as refused:
+        count("LoginLocked" if _locked_out(refused) else "LoginThrottled")
+        raise
+    count("LoginSucceeded")
     return LoginOut(
         token=result.token,
         expires_at=clock.iso(result.session.absolute_expires_at),
         password_change_required=bool(result.account.password_temporary),
         customers=[LinkedCustomer(**c) for c in result.customers],
     )
+
+
+def _locked_out(refused: Throttled) -> bool:
+    """A lockout, not a wait: throttle.locked_out()'s answer (the same detail for every
+    locked username, known or not), told apart by that detail."""
+    return refused.detail == throttle.locked_out().detail
 
 
 handler = lambda_handler(router)

@@ -1,9 +1,14 @@
-"""POST /auth/password/reset (F5): choose a new password with an emailed link."""
+"""POST /auth/password/reset (F5): choose a new password with an emailed link.
+
+A password set with a link counts ResetLinkUsed and PasswordChanged: reset links and the
+credentials email's set-password links alike (the route cannot tell them apart without
+reading the link again)."""
 
 from portal_accounts import recovery
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ResetIn
+from portal_accounts.observability import count
 
 router = Router()
 
@@ -17,6 +22,8 @@ def reset_password(body: ResetIn) -> Response[None]:
     recovery.reset_password(
         body.token, password=body.password, confirmation=body.password_confirmation
     )
+    count("ResetLinkUsed")
+    count("PasswordChanged")
     return Response(204)
 
 

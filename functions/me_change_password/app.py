@@ -4,6 +4,7 @@ from portal_accounts import auth
 from portal_accounts.api.app import Response, Router, lambda_handler, session_principal
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ChangePasswordIn
+from portal_accounts.observability import count
 
 router = Router()
 
@@ -20,6 +21,7 @@ def change_password(body: ChangePasswordIn) -> Response[None]:
         new=body.new_password,
         confirmation=body.new_password_confirmation,
     )
+    count("PasswordChanged")
     return Response(204)
 
 

@@ -4,6 +4,7 @@ from portal_accounts import accounts
 from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import PasswordSet
+from portal_accounts.observability import count
 
 router = Router()
 
@@ -24,6 +25,7 @@ def set_password(username: str, body: PasswordSet) -> Response[None]:
         temporary=body.temporary,
         actor=operator_actor(router),
     )
+    count("PasswordChanged")
     return Response(204)
 
 

@@ -1,11 +1,11 @@
 """SQS → the search index: accounts a sync left behind, indexed again (search.sync)."""
 
 from portal_accounts import init_done
-from portal_accounts.observability import logger
+from portal_accounts.observability import observed
 from portal_accounts.reindex import handle_repairs
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed
 def handler(event: dict, context: object) -> dict:
     return handle_repairs(event)
 

@@ -13,14 +13,22 @@ template); another API that wants these sessions needs an authorizer of its own 
 fails closed.
 """
 
+import time
+
 from portal_accounts import init_done
 from portal_accounts.errors import AuthenticationFailed, TemporarilyUnavailable
-from portal_accounts.observability import logger
+from portal_accounts.observability import count, elapsed_ms, logger, observed
 from portal_accounts.sessions import UNAVAILABLE_CONTEXT, authenticate
 from portal_accounts.store import system_fault
 
 # While the password must be changed, a session may do only this.
 ALLOWED_WHILE_CHANGE_REQUIRED = {"GET /me", "PUT /me/password", "POST /auth/logout"}
+
+# The decisions of the "authorizer" line; "error" is a bug (API Gateway answers 500).
+ALLOW, DENY, UNAVAILABLE, ERROR = "allow", "deny", "unavailable", "error"
+# Why a request was denied: no valid session (API Gateway's 401), or one that may only
+# change its password (403).
+NO_SESSION, CHANGE_REQUIRED = "no_session", "password_change_required"
 
 
 def _bearer(headers: dict) -> str | None:
@@ -34,26 +42,55 @@ def _unavailable(code: str) -> dict:
     return {"isAuthorized": True, "context": UNAVAILABLE_CONTEXT}
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed
 def handler(event: dict, context: object) -> dict:
+    """Allow, deny or "unavailable"; one "authorizer" line each (the route, the decision,
+    why a denial, the latency: never the token), and AuthorizerDenied counted on denials."""
+    started = time.perf_counter()
+    decision, reason = ERROR, None
+    try:
+        decision, reason, answer = _decide(event)
+        return answer
+    except _Denied:
+        decision, reason = DENY, NO_SESSION
+        # API Gateway answers 401 when an authorizer fails with exactly this message.
+        raise Exception("Unauthorized") from None
+    finally:
+        if decision == DENY:
+            count("AuthorizerDenied")
+        logger.info(
+            "authorizer",
+            extra={
+                "route": event.get("routeKey"),
+                "decision": decision,
+                "reason": reason,
+                "latency_ms": elapsed_ms(started),
+            },
+        )
+
+
+class _Denied(Exception):
+    """No valid session: the 401."""
+
+
+def _decide(event: dict) -> tuple[str, str | None, dict]:
     try:
         principal = authenticate(_bearer(event.get("headers") or {}))
     except AuthenticationFailed:
-        # API Gateway answers 401 when an authorizer fails with exactly this message.
-        raise Exception("Unauthorized") from None
+        raise _Denied from None
     except TemporarilyUnavailable as error:  # DynamoDB kept keys unprocessed
-        return _unavailable(error.type)
+        return UNAVAILABLE, error.type, _unavailable(error.type)
     except Exception as error:
         code = system_fault(error)
         if code is None:
             raise  # a bug: API Gateway answers 500
-        return _unavailable(code)
+        return UNAVAILABLE, code, _unavailable(code)
     if (
         principal.password_change_required
         and event.get("routeKey") not in ALLOWED_WHILE_CHANGE_REQUIRED
     ):
-        return {"isAuthorized": False}
-    return {"isAuthorized": True, "context": principal.context()}
+        return DENY, CHANGE_REQUIRED, {"isAuthorized": False}
+    return ALLOW, None, {"isAuthorized": True, "context": principal.context()}
 
 
 init_done()  # the last step of init (see portal_accounts/__init__)

@@ -5,7 +5,9 @@ its module uses (`@router.post("/auth/login", summary=..., responses=...)`), and
 `lambda_handler(router)` is the Lambda entry point: limits, route match, the scope an
 operator route needs (`require_scope`), path, query and body checked against the route's
 annotations (`portal_accounts.validation`), the call, and the answer in API Gateway's
-payload 2.0 shape. It imports neither pydantic nor Powertools'
+payload 2.0 shape. Each request logs one "request" line (route, status, latency, actor
+type, problem type: observability.log_request) with its requestId as correlation id, and
+flushes what it counted (observability.observed). It imports neither pydantic nor Powertools'
 resolver, which would cost every cold start more than everything else together; the
 OpenAPI document is still written from the same routes and annotations by pydantic, at
 development time (`local/openapi.py`).
@@ -19,6 +21,7 @@ import dataclasses
 import inspect
 import json
 import re
+import time
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -40,7 +43,7 @@ from portal_accounts.errors import (
     TemporarilyUnavailable,
     UnsupportedMediaType,
 )
-from portal_accounts.observability import logger
+from portal_accounts.observability import log_request, logger, observed
 from portal_accounts.sessions import Principal
 from portal_accounts.store import BUSY, system_fault
 from portal_accounts.validation import Invalid, check_value, parse
@@ -87,6 +90,11 @@ class Route:
     @property
     def parameters(self) -> list[str]:
         return _PARAMETER.findall(self.path)
+
+    @property
+    def key(self) -> str:
+        """`METHOD /path/{name}`, as template.yaml and API Gateway's routeKey name it."""
+        return f"{self.method} " + _PARAMETER.sub(r"{\1}", self.path)
 
 
 class Router:
@@ -243,28 +251,44 @@ def lambda_handler(
     customer ids, about 40 KB)."""
     calls = [_Call.of(route, router) for router in routers for route in router.routes]
 
-    @logger.inject_lambda_context(clear_state=True)
+    @observed
     def handler(event: dict, context: LambdaContext) -> dict:
+        started = time.perf_counter()
+        status, problem_type = 500, None  # what a bug (raised, below) leaves
         try:
-            event = _admitted(event, max_body_bytes)
-            call, match = _route_of(calls, event)
-            if call.route.scope:
-                require_scope(event, call.route.scope)
-            call.router.current_event = event
             try:
-                result = call.route.function(**call.arguments(event, match))
-            finally:
-                call.router.current_event = {}  # nothing of a request outlives it
-        except TemporarilyUnavailable as error:
-            result = _unavailable(error, system_fault(error.__cause__ or error) or error.type)
-        except DomainError as error:
-            result = from_domain_error(error)
-        except Exception as error:
-            code = system_fault(error)
-            if code is None:
-                raise  # a bug: Lambda records it, API Gateway answers 500
-            result = _unavailable(TemporarilyUnavailable(BUSY), code)
-        return _answer(result)
+                event = _admitted(event, max_body_bytes)
+                call, match = _route_of(calls, event)
+                if call.route.scope:
+                    require_scope(event, call.route.scope)
+                call.router.current_event = event
+                try:
+                    result = call.route.function(**call.arguments(event, match))
+                finally:
+                    call.router.current_event = {}  # nothing of a request outlives it
+            except TemporarilyUnavailable as error:
+                problem_type = error.type
+                result = _unavailable(error, system_fault(error.__cause__ or error) or error.type)
+            except DomainError as error:
+                problem_type = error.type
+                result = from_domain_error(error)
+            except Exception as error:
+                code = system_fault(error)
+                if code is None:
+                    raise  # a bug: Lambda records it, API Gateway answers 500
+                problem_type = TemporarilyUnavailable.type
+                result = _unavailable(TemporarilyUnavailable(BUSY), code)
+            answer = _answer(result)
+            status = answer["statusCode"]
+            return answer
+        finally:
+            log_request(
+                route=_route_key(calls, event),
+                status=status,
+                started=started,
+                actor_type=actor_type_of(event),
+                problem_type=problem_type,
+            )
 
     init_done()  # the last step of the function's module (see portal_accounts/__init__)
     return handler
@@ -277,6 +301,29 @@ def _unavailable(error: TemporarilyUnavailable, code: str) -> Response:
     """
     logger.warning("AWS is unavailable: answered 503", extra={"error_code": code})
     return from_domain_error(error)
+
+
+def _route_key(calls: list[_Call], event: dict) -> str | None:
+    """The request's route as the template names it (`PUT /operator/accounts/{username}/
+    password`), never its path, which holds usernames; None if it matches no route."""
+    try:
+        call, _ = _route_of(calls, event)
+    except NotFound:
+        return None
+    return call.route.key
+
+
+def actor_type_of(event: dict) -> str:
+    """Who sent the request, as the authorizers said: an operator (a JWT's subject), a
+    customer (a session the session authorizer passed), or nobody known."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims")
+    if isinstance(claims, dict) and claims.get("sub"):
+        return "operator"
+    context = authorizer.get("lambda")
+    if isinstance(context, dict) and context and str(context.get("unavailable")).lower() != "true":
+        return "customer"
+    return "anonymous"
 
 
 def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:

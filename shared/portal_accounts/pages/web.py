@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from portal_accounts import init_done
 from portal_accounts.config import get_settings
 from portal_accounts.errors import TemporarilyUnavailable
-from portal_accounts.observability import logger
+from portal_accounts.observability import log_request, logger, observed
 from portal_accounts.pages.text import LOCALES, NATIVE, TEXT
 from portal_accounts.store import system_fault
 
@@ -221,8 +222,22 @@ def message_page(status: int, locale: str, title_key: str, text_key: str, **extr
 def page_handler(render: Callable[[Request], Page], *, route: str) -> Callable[[dict, Any], dict]:
     """The Lambda entry point of a page: every answer, failures included, is a page."""
 
-    @logger.inject_lambda_context(clear_state=True)
+    @observed
     def handler(event: dict, context: Any) -> dict:
+        """The page, and its "request" line (observability.log_request)."""
+        started = time.perf_counter()
+        status = 500  # a bug that escaped even the failure page
+        try:
+            page = respond(event)
+            status = page["statusCode"]
+            return page
+        finally:
+            method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
+            log_request(
+                route=f"{method} /{route}", status=status, started=started, actor_type="anonymous"
+            )
+
+    def respond(event: dict) -> dict:
         locale = get_settings().default_locale
         if locale not in LOCALES:
             locale = LOCALES[0]
