@@ -1,7 +1,8 @@
 """Logs and metrics, set up once and used the same way by every function.
 
 Logs: one Powertools Logger, structured JSON with the Lambda context and a correlation id
-(the API request's id, or the SQS batch's first message id). Its level is
+(the API request's id, the SQS batch's first message id, the EventBridge event's id: see
+`correlation_id_of`). Its level is
 POWERTOOLS_LOG_LEVEL (INFO by default; Lambda's advanced logging controls win over it).
 Never a password, token, session id, hash or email body in a line.
 
