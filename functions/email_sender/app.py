@@ -2,10 +2,10 @@
 
 from portal_accounts import init_done
 from portal_accounts.email.sender import handle_batch
-from portal_accounts.observability import logger
+from portal_accounts.observability import observed
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed
 def handler(event: dict, context: object) -> dict:
     return handle_batch(event, context)
 

@@ -12,6 +12,7 @@ same way for the local stack)."""
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 
 from functions.email_events.app import handler as events_handler
@@ -20,7 +21,9 @@ from portal_accounts.config import get_settings
 from portal_accounts.email import delivery, sender
 from portal_accounts.models import EmailLogModel, EmailRefModel
 from tests.helpers import FakeContext
+from tests.metrics import captured
 from tests.unit.storefront_helpers import Operator
+from tests.unit.test_email_sender import fail_sends_to
 
 CONFIGURATION_SET = "EmailConfigurationSet"
 SUCCESS = "success@simulator.amazonses.com"
@@ -354,3 +357,50 @@ def test_a_soft_bounce_is_not_shown_as_undeliverable(desk, postman, sends):
     publish(event("Bounce", sends[0], bounceType="Transient", bounceSubType="MailboxFull"))
     assert latest(desk, username)["bounce_type"] == "Transient"
     assert desk.get_account(username)["json"]["undeliverable_emails"] == []
+
+
+# ---- what is counted --------------------------------------------------------------------
+
+
+def test_each_applied_state_is_counted_once_and_a_duplicate_not_at_all(desk, postman, sends):
+    emailed(desk, postman, COMPLAINT)
+    delivered, complained = events_for(sends[0])
+    with captured() as emitted:
+        publish(delivered)
+        publish(delivered)
+        publish(complained)
+        publish(event("Bounce", sends[0], bounceType="Permanent"))  # after the complaint
+    assert emitted.totals == {"EmailDelivered": 1, "EmailComplained": 1}
+
+
+def test_a_bounce_is_counted(desk, postman, sends):
+    emailed(desk, postman, BOUNCE)
+    [bounced] = events_for(sends[0])
+    with captured() as emitted:
+        publish(bounced)
+    assert emitted.totals == {"EmailBounced": 1}
+
+
+def test_the_sender_counts_what_it_sent_failed_and_left_for_retry(
+    desk, postman, sends, monkeypatch
+):
+    customer_id, _ = desk.account_for("Mario", "Rossi", SUCCESS)
+    postman.drain()
+    with captured() as emitted:
+        send_credentials(customer_id, postman)
+    assert emitted.totals == {"EmailQueued": 1, "EmailSent": 1}
+
+    assert Operator().send_credentials(customer_id)["statusCode"] == 202
+    fail_sends_to(monkeypatch, SUCCESS, "InternalFailure")
+    with captured() as emitted:
+        messages = postman.receive(visibility_timeout=0)  # back at once after a failure
+        assert postman.deliver(messages)  # left for a retry
+    assert emitted.totals == {"EmailRetried": 1}
+    monkeypatch.setattr(sender._ses(), "send_email", rejecting)
+    with captured() as emitted:
+        assert not postman.deliver(postman.receive())  # rejected for good: consumed
+    assert emitted.totals == {"EmailFailed": 1}
+
+
+def rejecting(**kwargs):
+    raise ClientError({"Error": {"Code": "MessageRejected", "Message": "test"}}, "SendEmail")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from portal_accounts import clock
 from portal_accounts.email.outbox import BOUNCED, COMPLAINED, DELIVERED, FAILED, QUEUED, SENT
@@ -174,7 +175,7 @@ def apply(event: dict) -> str:
         logger.info("delivery event for an unknown email: ignored", extra={"ref": ref})
         return "unknown"
     username, email_id = entry
-    actions = [
+    actions: list[Action] = [
         EmailLogModel.status.set(change.status),
         EmailLogModel.event_at.set(_event_time(event, detail)),
     ]

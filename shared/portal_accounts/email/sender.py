@@ -40,6 +40,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from portal_accounts import clock
 from portal_accounts.config import get_settings
@@ -173,7 +174,7 @@ ACCEPTED = (outbox.SENT, outbox.DELIVERED, outbox.BOUNCED, outbox.COMPLAINED)
 
 def _mark_sent(request: EmailRequest) -> None:
     """The log says sent, unless a delivery event already says more (then only the time)."""
-    done = [EmailLogModel.sent_at.set(clock.now()), EmailLogModel.attempts.add(1)]
+    done: list[Action] = [EmailLogModel.sent_at.set(clock.now()), EmailLogModel.attempts.add(1)]
     entry = EmailLogModel(request.username, request.email_id)
     try:
         entry.update(
