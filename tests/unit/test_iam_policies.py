@@ -21,8 +21,14 @@ UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
             "AuthResetPasswordFunction",
             "OperatorCreateAccountFunction",
             "OperatorResetPasswordFunction",
-            "OperatorSendCredentialsFunction",
         )
+    },
+    **{
+        ("EmailEventsFunction", action, "DataKey"): (
+            "Lambda sends the events the function failed on to its KMS-encrypted "
+            "dead-letter queue with the function's role"
+        )
+        for action in ("kms:Decrypt", "kms:GenerateDataKey")
     },
     ("EmailSenderFunction", "dynamodb:GetItem", "IdempotencyTable"): (
         "Powertools Idempotency reads the record when a conditional put returns no old item"
