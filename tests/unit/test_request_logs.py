@@ -313,3 +313,22 @@ def test_the_log_level_is_powertools_log_level_and_the_libraries_stay_at_info(le
     state = json.loads(completed.stdout.strip().splitlines()[-1])
     assert state["level"] == (level or "INFO")
     assert state["libraries"] == [logging.INFO] * 4
+
+
+def test_the_page_assets_function_logs_its_request_line_too(clean_aws, capsys):
+    """The one function without Powertools (its cold start) writes the same line."""
+    from functions.page_assets.app import handler as assets
+
+    for asset, status in (("page.css", 200), ("nothing.js", 404)):
+        event = helpers.http_event("GET", f"/pages/{asset}")
+        event["requestContext"]["requestId"] = f"assets-{status}"
+        assert assets(event, FakeContext())["statusCode"] == status
+        [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"request"' in x]
+        assert line["message"] == "request"
+        assert line["correlation_id"] == f"assets-{status}"
+        assert (line["route"], line["status"], line["actor_type"]) == (
+            "GET /pages/{asset}",
+            status,
+            "anonymous",
+        )
+        assert line["latency_ms"] >= 0
