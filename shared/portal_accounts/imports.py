@@ -1,4 +1,4 @@
-"""F6: logins for many customers at once (POST /operator/accounts/import), queued.
+"""Bulk logins (F9 for many customers, issue 10): POST /operator/accounts/import, queued.
 
 An onboarding gives logins to a whole registry: up to MAX_CUSTOMERS customer ids per call
 (a 100,000-member chain is a hundred calls). The call only records the import and queues
