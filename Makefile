@@ -84,7 +84,7 @@ lint: venv sam-venv scan-venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml edge/template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-south-1
-	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml -f edge/template.yaml
+	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml -f edge/template.yaml
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium shared functions local bench ops $(wildcard fuzz)
 
 # A real `sam build`, without Docker: the layer (shared/Makefile) and the functions
