@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.conftest import path, random_letters
+from tests.integration.clients import path, random_letters
 
 SIMULATOR = "simulator.amazonses.com"
 TIMEOUT_SECONDS = 30

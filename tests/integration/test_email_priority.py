@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.conftest import Client
+from tests.integration.clients import Client
 
 CAMPAIGN = 200
 # The local stack sends at SesMaxSendRate (14/s): 200 emails take about 15 s.

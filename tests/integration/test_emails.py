@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.integration.conftest import STRONG_PASSWORD, assert_problem, path
+from tests.integration.clients import STRONG_PASSWORD, assert_problem, path
 
 # generate_password(): 5 groups of 5 letters/digits joined by dashes.
 GENERATED_PASSWORD = re.compile(r"\b[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){4}\b")

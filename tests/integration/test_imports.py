@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.integration.conftest import STRONG_PASSWORD, random_email, random_name
+from tests.integration.clients import STRONG_PASSWORD, random_email, random_name
 
 TIMEOUT_SECONDS = 60
 

@@ -8,7 +8,8 @@ import time
 import jwt
 import requests
 
-from tests.integration.conftest import ROOT, assert_problem, random_email, random_name
+from local.launch import ROOT
+from tests.integration.clients import assert_problem, random_email, random_name
 
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.integration.clients import (
     STRONG_PASSWORD,
     assert_problem,
     path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import (
+from tests.integration.clients import (
     STRONG_PASSWORD,
     assert_problem,
     path,

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from local import template
-from tests.integration.conftest import Client, assert_problem, path
+from tests.integration.clients import Client, assert_problem, path
 
 OPERATOR = "portal-accounts/operator"
 ADMIN = "portal-accounts/admin"

@@ -17,7 +17,7 @@ import pytest
 import requests
 from playwright import sync_api as playwright_api
 
-from tests.integration.conftest import STRONG_PASSWORD, random_email, random_name
+from tests.integration.clients import STRONG_PASSWORD, random_email, random_name
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -8,7 +8,7 @@ from threading import Barrier
 
 import requests
 
-from tests.integration.conftest import STRONG_PASSWORD, path, random_email, random_name
+from tests.integration.clients import STRONG_PASSWORD, path, random_email, random_name
 
 
 def _walk(api, **query) -> list[str]:

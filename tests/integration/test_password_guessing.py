@@ -6,7 +6,7 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.conftest import STRONG_PASSWORD, assert_problem
+from tests.integration.clients import STRONG_PASSWORD, assert_problem
 
 WRONG = "not the right password at all"
 NEW_PASSWORD = "marble otter lantern 7 quiet harbour"

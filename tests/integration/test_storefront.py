@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.integration.conftest import STRONG_PASSWORD, assert_problem, path
+from tests.integration.clients import STRONG_PASSWORD, assert_problem, path
 
 DELIVERY_TIMEOUT_SECONDS = 10
 

@@ -10,7 +10,7 @@ from boto3 import client
 
 from portal_accounts.config import get_settings
 from portal_accounts.models import EmailLogModel
-from tests.unit.conftest import GOOD_PASSWORD
+from tests.unit.clients import GOOD_PASSWORD
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from portal_accounts.email import delivery, sender
 from portal_accounts.models import EmailLogModel, EmailRefModel
 from tests.helpers import FakeContext
 from tests.metrics import captured
-from tests.unit.storefront_helpers import Operator
+from tests.unit.clients import Operator
 from tests.unit.test_email_sender import fail_sends_to
 
 CONFIGURATION_SET = "EmailConfigurationSet"

@@ -13,9 +13,10 @@ import pytest
 from portal_accounts.config import get_settings
 from portal_accounts.email import issuing
 from portal_accounts.models import AccountModel, CustomerModel, raw_map
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
     GENERATED_PASSWORD,
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
     UNAUTHORIZED,
     Operator,
     Postman,
@@ -23,6 +24,7 @@ from tests.unit.storefront_helpers import (
     authorize,
     link_in,
     open_mailbox,
+    seed_account,
 )
 from tests.unit.test_password_guessing import fail_until_locked_out, retry_after
 

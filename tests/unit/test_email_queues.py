@@ -18,7 +18,7 @@ from local import email_worker, lambdas, template
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox, sender
 from portal_accounts.email.defaults import TEMPLATE_IDS
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.test_email_sender import FailingSes, fail_sends_to, log_entry
 
 MARIO = "mario.rossi@example.com"

@@ -19,8 +19,13 @@ from botocore.exceptions import ClientError
 from portal_accounts.config import get_settings
 from portal_accounts.email import sender
 from portal_accounts.models import AccountModel
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import GENERATED_PASSWORD, link_in
+from tests.unit.clients import (
+    GENERATED_PASSWORD,
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
+    link_in,
+    seed_account,
+)
 
 MARIO = "mario.rossi@example.com"
 LINK_FLOWS = ["credentials", "reset_link", "forgot"]

@@ -13,9 +13,9 @@ from portal_accounts.config import get_settings
 from portal_accounts.email import sender
 from portal_accounts.models import AccountModel, TemplateModel
 from portal_accounts.observability import logger as app_logger
-from tests.unit.conftest import seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
     GENERATED_PASSWORD,
+    seed_account,
 )
 
 MARIO = "mario.rossi@example.com"

@@ -11,7 +11,7 @@ from portal_accounts.email.defaults import DEFAULTS, VARIABLES
 from portal_accounts.email.rendering import render, render_subject
 from portal_accounts.models import AuditEventModel
 from tests.helpers import OPERATOR_CLAIMS, call
-from tests.unit.conftest import seed_account
+from tests.unit.clients import seed_account
 
 IDS = ("password_reset_link", "new_password", "account_credentials", "password_changed")
 LOCALES = ("it", "en")

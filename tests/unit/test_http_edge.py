@@ -16,7 +16,7 @@ from portal_accounts.api.app import MAX_BODY_BYTES
 from portal_accounts.models import CustomerModel
 from tests import faults
 from tests.helpers import FakeContext, call, http_event
-from tests.unit.storefront_helpers import with_json
+from tests.unit.clients import with_json
 
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",

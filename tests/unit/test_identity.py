@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from portal_accounts import identity
-from tests.unit.conftest import GOOD_PASSWORD
+from tests.unit.clients import GOOD_PASSWORD
 
 MARIA = "maria.rossi@example.com"
 FULLWIDTH_MARIA = "\uff4daria.rossi@example.com"  # FULLWIDTH LATIN SMALL LETTER M

@@ -24,8 +24,7 @@ from portal_accounts import imports
 from portal_accounts.models import AccountModel, AuditEventModel, CustomerModel, ImportModel
 from tests import faults
 from tests.helpers import FakeContext, call
-from tests.unit.conftest import GOOD_PASSWORD, Desk
-from tests.unit.storefront_helpers import link_in, sqs_event, sqs_record
+from tests.unit.clients import GOOD_PASSWORD, Desk, link_in, sqs_event, sqs_record
 
 
 class Imports:

@@ -17,8 +17,7 @@ from botocore.client import BaseClient
 from portal_accounts import audit, auth
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, linked_customers
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import is_valid
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, is_valid, seed_account
 from tests.unit.test_races import after_read
 
 MARIO = "mario.rossi@example.com"

@@ -20,7 +20,7 @@ from botocore.client import BaseClient
 from portal_accounts import backfill, listing
 from portal_accounts.config import get_settings
 from portal_accounts.models import STATUS_SHARDS, AccountModel, status_shard
-from tests.unit.conftest import seed_account
+from tests.unit.clients import seed_account
 
 INDEX = "by-status-shard"
 

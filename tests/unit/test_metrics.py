@@ -20,8 +20,14 @@ from tests import faults
 from tests.helpers import FakeContext, http_event
 from tests.logs import captured as captured_logs
 from tests.metrics import captured, metric_names, values_of
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import UNAUTHORIZED, authorize, link_in
+from tests.unit.clients import (
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
+    UNAUTHORIZED,
+    authorize,
+    link_in,
+    seed_account,
+)
 
 MARIO = "mario.rossi@example.com"
 WRONG = "not the right password at all"

@@ -18,8 +18,7 @@ import pytest
 
 from portal_accounts.models import AccountModel
 from tests.logs import captured
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD
-from tests.unit.storefront_helpers import GENERATED_PASSWORD, link_in
+from tests.unit.clients import GENERATED_PASSWORD, GOOD_PASSWORD, OTHER_GOOD_PASSWORD, link_in
 
 MARIA = "maria.rossi@example.com"
 THIRD_PASSWORD = "girasole stanco sul balcone azzurro"

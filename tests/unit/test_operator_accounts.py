@@ -17,7 +17,7 @@ from portal_accounts.models import (
     login_throttle_key,
 )
 from tests.helpers import OPERATOR_CLAIMS
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk
 
 MARIO = "mario.rossi@example.com"
 

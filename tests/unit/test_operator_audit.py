@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.helpers import OPERATOR_CLAIMS
-from tests.unit.conftest import OTHER_GOOD_PASSWORD, Desk
+from tests.unit.clients import OTHER_GOOD_PASSWORD, Desk
 
 MARIO = "mario.rossi@example.com"
 OPERATOR = {"type": "operator", "id": OPERATOR_CLAIMS["sub"], "email": OPERATOR_CLAIMS["email"]}

@@ -22,7 +22,7 @@ from functions.operator_unlock_account.app import handler as unlock_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from portal_accounts.models import AccountModel, CustomerModel
 from tests.helpers import FakeContext, call, http_event
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "errors"}
 MARIO = "mario.rossi@example.com"

@@ -17,7 +17,7 @@ from portal_accounts.models import (
     SearchEntryModel,
     linked_customers,
 )
-from tests.unit.conftest import GOOD_PASSWORD, Desk
+from tests.unit.clients import GOOD_PASSWORD, Desk
 
 THREADS = 8
 EMAIL = "famiglia.rossi@example.com"

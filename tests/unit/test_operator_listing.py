@@ -8,7 +8,7 @@ import json
 import pytest
 
 from portal_accounts.models import AccountModel, CustomerModel, SearchEntryModel
-from tests.unit.conftest import seed_account
+from tests.unit.clients import seed_account
 
 
 def forge(payload: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import botocore.client
 import pytest
 
-from tests.unit.conftest import OTHER_GOOD_PASSWORD, seed_account
+from tests.unit.clients import OTHER_GOOD_PASSWORD, seed_account
 
 
 class ScanForbidden(AssertionError):

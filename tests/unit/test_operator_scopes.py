@@ -15,7 +15,7 @@ from local import openapi, template
 from portal_accounts.api import app
 from portal_accounts.models import AccountModel
 from tests.helpers import OPERATOR_CLAIMS, FakeContext, call, http_event
-from tests.unit.conftest import enc
+from tests.unit.clients import enc
 
 OPERATOR = "portal-accounts/operator"
 ADMIN = "portal-accounts/admin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functions.operator_unlock_account.app import handler as unlock_handler
 from tests.helpers import OPERATOR_CLAIMS, call
-from tests.unit.conftest import GOOD_PASSWORD, enc, seed_account
+from tests.unit.clients import GOOD_PASSWORD, enc, seed_account
 
 MARIO = "mario.rossi@example.com"
 WRONG = "not the right password at all"

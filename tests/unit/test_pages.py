@@ -20,8 +20,7 @@ from portal_accounts.config import get_settings
 from portal_accounts.pages import assets
 from tests import faults
 from tests.helpers import FakeContext, http_event
-from tests.unit.conftest import GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import link_in
+from tests.unit.clients import GOOD_PASSWORD, link_in, seed_account
 
 MARIO = "mario.rossi@example.com"
 NEW_PASSWORD = "girasole stanco sul balcone azzurro"

@@ -13,8 +13,7 @@ from portal_accounts import auth, throttle
 from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
 from tests import faults
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc, seed_account
-from tests.unit.storefront_helpers import link_in
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc, link_in, seed_account
 
 MARIO = "mario.rossi@example.com"
 NOBODY = "nessuno@example.com"

@@ -13,7 +13,7 @@ from portal_accounts import passwords
 from portal_accounts.config import get_settings
 from portal_accounts.errors import WeakPassword
 from portal_accounts.models import AccountModel, AuditEventModel
-from tests.unit.conftest import GOOD_PASSWORD
+from tests.unit.clients import GOOD_PASSWORD
 
 USERNAME = "mario.rossi@example.com"
 NAMES = ["Mario", "Rossi"]

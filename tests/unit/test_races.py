@@ -31,8 +31,7 @@ from portal_accounts.models import (
     SearchEntryModel,
     linked_customers,
 )
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk, seed_account
-from tests.unit.storefront_helpers import is_valid
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk, is_valid, seed_account
 
 MARIO = "mario.rossi@example.com"
 OPERATOR = Actor(type="operator", id="operator-1", email="operator@example.com")

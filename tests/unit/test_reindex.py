@@ -19,7 +19,7 @@ from portal_accounts import reindex
 from portal_accounts.models import AccountModel, SearchEntryModel
 from tests import faults
 from tests.helpers import FakeContext
-from tests.unit.conftest import Desk, seed_account
+from tests.unit.clients import Desk, seed_account
 
 # Both tries of a sync refused: what it takes to leave the index behind.
 REFUSED_TWICE = {"operations": "BatchWriteItem", "table": "SearchTable", "times": 2}

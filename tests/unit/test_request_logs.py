@@ -27,9 +27,8 @@ from tests import faults, helpers
 from tests.helpers import FakeContext
 from tests.logs import captured
 from tests.metrics import captured as captured_metrics
-from tests.unit import storefront_helpers
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD
-from tests.unit.storefront_helpers import link_in
+from tests.unit import clients
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, link_in
 from tests.unit.test_no_secrets_in_logs import Secrets, run_the_flow
 
 MARIA = "maria.rossi@example.com"
@@ -70,13 +69,11 @@ class Issued:
 def issued(monkeypatch) -> Issued:
     issued = Issued()
     monkeypatch.setattr(helpers, "http_event", issued.http_event(helpers.http_event))
+    monkeypatch.setattr(clients, "http_event", issued.http_event(clients.http_event))
     monkeypatch.setattr(
-        storefront_helpers, "http_event", issued.http_event(storefront_helpers.http_event)
-    )
-    monkeypatch.setattr(
-        storefront_helpers,
+        clients,
         "authorizer_event",
-        issued.authorizer_event(storefront_helpers.authorizer_event),
+        issued.authorizer_event(clients.authorizer_event),
     )
     return issued
 
@@ -182,7 +179,7 @@ def test_a_session_that_must_change_its_password_is_denied_elsewhere(
     assert desk.create_account(customer_id, temporary=True)["statusCode"] == 201
     token = shop.token(MARIA, GOOD_PASSWORD)
     with captured() as logs:
-        assert storefront_helpers.authorize(token, "GET /me/orders") == {"isAuthorized": False}
+        assert clients.authorize(token, "GET /me/orders") == {"isAuthorized": False}
     [line] = lines(logs, "authorizer")
     assert (line["route"], line["decision"], line["reason"]) == (
         "GET /me/orders",
@@ -210,7 +207,7 @@ def test_a_request_refused_before_its_route_is_logged_too(shop, clean_aws, issue
     with captured() as logs:
         assert shop.login(MARIA, "x" * 20_000)["statusCode"] == 413
         response = helpers.call(
-            storefront_helpers.login_handler, "POST", "/auth/elsewhere", body={}, claims=None
+            clients.login_handler, "POST", "/auth/elsewhere", body={}, claims=None
         )
         assert response["statusCode"] == 404
     requests = one_line_each(logs, "request", issued.requests)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from portal_accounts import backfill
 from portal_accounts.models import SearchEntryModel
-from tests.unit.conftest import seed_account
+from tests.unit.clients import seed_account
 
 
 def empty_the_index() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from portal_accounts import listing, search
 from portal_accounts.models import SearchEntryModel
-from tests.unit.conftest import seed_account
+from tests.unit.clients import seed_account
 
 
 def page(desk, **query) -> dict:

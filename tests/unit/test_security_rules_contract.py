@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from portal_accounts import audit
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.test_storefront_recovery import request_link
 
 MARIO = "mario.rossi@example.com"

@@ -12,7 +12,7 @@ import pytest
 
 from portal_accounts import auth, links, sessions
 from portal_accounts.models import AccountModel, LinkTokenModel, SessionModel
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.test_races import after_read
 from tests.unit.test_storefront_recovery import THIRD_GOOD_PASSWORD, assert_gone, request_link
 

@@ -21,8 +21,7 @@ import botocore.client
 from portal_accounts import links
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, LinkTokenModel, ThrottleModel
-from tests.unit.conftest import GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import link_in
+from tests.unit.clients import GOOD_PASSWORD, link_in, seed_account
 from tests.unit.test_storefront_recovery import assert_gone, request_link
 
 MARIO = "mario.rossi@example.com"

@@ -21,7 +21,7 @@ from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.models import ThrottleModel, login_throttle_key
 from tests import faults
-from tests.unit.conftest import GOOD_PASSWORD, seed_account
+from tests.unit.clients import GOOD_PASSWORD, seed_account
 from tests.unit.test_races import after_read
 
 MARIO = "mario.rossi@example.com"

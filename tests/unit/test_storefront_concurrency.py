@@ -20,8 +20,8 @@ import boto3
 from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel
-from tests.unit.conftest import GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
+    GOOD_PASSWORD,
     LINK,
     UNAUTHORIZED,
     Operator,
@@ -29,6 +29,7 @@ from tests.unit.storefront_helpers import (
     Shop,
     authorize,
     open_mailbox,
+    seed_account,
 )
 
 MARIO = "mario.rossi@example.com"

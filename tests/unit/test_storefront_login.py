@@ -17,11 +17,13 @@ from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SessionModel
 from portal_accounts.sessions import hash_token
 from tests.helpers import call
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
     dynamodb_refuses_empty_keys,
     is_valid,
     link_in,
+    seed_account,
 )
 
 MARIO = "mario.rossi@example.com"

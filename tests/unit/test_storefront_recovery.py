@@ -11,12 +11,14 @@ from portal_accounts.config import get_settings
 from portal_accounts.links import hash_token
 from portal_accounts.models import LinkTokenModel
 from tests.helpers import call
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
     UNAUTHORIZED,
     Operator,
     authorize,
     link_in,
+    seed_account,
 )
 
 MARIO = "mario.rossi@example.com"

@@ -15,14 +15,16 @@ from local.operator_auth import OperatorTokens
 from portal_accounts.config import get_settings
 from tests import faults
 from tests.helpers import FakeContext, call
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import (
+from tests.unit.clients import (
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
     UNAUTHORIZED,
     Operator,
     authorize,
     dynamodb_refuses_empty_keys,
     enc,
     is_valid,
+    seed_account,
 )
 
 MARIO = "mario.rossi@example.com"

@@ -14,15 +14,19 @@ import pytest
 
 from portal_accounts.models import CustomerModel
 from tests import faults
+from tests.helpers import empty_every_table_and_queue
 from tests.logs import captured
-from tests.unit.conftest import (
+from tests.unit.clients import (
     GOOD_PASSWORD,
     OTHER_GOOD_PASSWORD,
     Desk,
-    _empty_every_table_and_queue,
+    Operator,
+    Postman,
+    Shop,
+    link_in,
+    open_mailbox,
     seed_account,
 )
-from tests.unit.storefront_helpers import Operator, Postman, Shop, link_in, open_mailbox
 
 MARIO = "mario.rossi@example.com"
 THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
@@ -184,7 +188,7 @@ def world(desk, operator, shop, postman) -> World:
 
 
 def _afresh() -> None:
-    _empty_every_table_and_queue()
+    empty_every_table_and_queue()
     open_mailbox()
 
 

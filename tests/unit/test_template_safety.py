@@ -13,8 +13,7 @@ import pytest
 from portal_accounts import clock
 from portal_accounts.email.defaults import DEFAULTS
 from portal_accounts.models import TemplateModel
-from tests.unit.conftest import seed_account
-from tests.unit.storefront_helpers import link_in
+from tests.unit.clients import link_in, seed_account
 
 MARIO = "mario.rossi@example.com"
 TEXT = "Ciao {{ first_name }}, imposta la password: {{ link }}"

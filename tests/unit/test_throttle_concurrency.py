@@ -7,8 +7,7 @@ import threading
 
 from portal_accounts import auth, clock
 from portal_accounts.config import get_settings
-from tests.unit.conftest import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
-from tests.unit.storefront_helpers import Shop
+from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Shop, seed_account
 from tests.unit.test_storefront_concurrency import race
 
 MARIO = "mario.rossi@example.com"

@@ -1,12 +1,20 @@
-"""Helpers for the email and storefront unit tests: the customer's side of the API.
+"""The unit tests' clients of the API, and the data they need: no fixture here (those are in
+tests/unit/conftest.py, which builds them from these).
 
+Every client calls the real handlers (functions.<op>.app.handler) the way API Gateway and
+Lambda would; none bypasses the API.
+
+- `Desk`: the operator dashboard's customer and account routes.
+- `Operator`: the operator routes of the email issue (templates, F4, F11, F15).
 - `Shop`: the storefront as a client sees it — login, the session authorizer in front of
   the session routes (401 when it fails with "Unauthorized", 403 when it answers
   isAuthorized false), forgot/verify/reset.
 - `Postman`: the email queue drained by the real sender the way Lambda's SQS event source
   does it (records built from received messages, successes deleted, the partial batch
   response honoured), and the emails emulated SES has sent.
-- `Operator`: the operator routes of the email issue (templates, F4, F11, F15).
+
+`seed_account` is the one shortcut: it writes an account straight through the models (with
+a precomputed hash) so that pagination tests need not pay argon2 for dozens of accounts.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from contextlib import contextmanager
+from functools import lru_cache
 from urllib.parse import parse_qs, quote, urlparse
 
 import boto3
@@ -29,17 +39,31 @@ from functions.auth_verify_reset_link.app import handler as verify_handler
 from functions.email_sender.app import handler as sender_handler
 from functions.me_change_password.app import handler as change_password_handler
 from functions.me_get.app import handler as me_handler
+from functions.operator_associate_account.app import handler as associate_handler
+from functions.operator_create_account.app import handler as create_account_handler
+from functions.operator_create_customer.app import handler as create_customer_handler
 from functions.operator_delete_template.app import handler as delete_template_handler
+from functions.operator_disable_account.app import handler as disable_handler
+from functions.operator_dissociate_account.app import handler as dissociate_handler
+from functions.operator_enable_account.app import handler as enable_handler
+from functions.operator_get_account.app import handler as get_account_handler
+from functions.operator_get_customer.app import handler as get_customer_handler
 from functions.operator_get_template.app import handler as get_template_handler
+from functions.operator_list_accounts.app import handler as list_accounts_handler
 from functions.operator_list_emails.app import handler as list_emails_handler
+from functions.operator_list_events.app import handler as list_events_handler
 from functions.operator_list_templates.app import handler as list_templates_handler
 from functions.operator_preview_template.app import handler as preview_template_handler
 from functions.operator_put_template.app import handler as put_template_handler
 from functions.operator_reset_password.app import handler as operator_reset_handler
 from functions.operator_send_credentials.app import handler as send_credentials_handler
+from functions.operator_set_password.app import handler as set_password_handler
+from functions.operator_update_customer.app import handler as update_customer_handler
 from functions.session_authorizer.app import handler as authorizer_handler
 from local import mailbox
-from portal_accounts import store
+from portal_accounts import clock, search, store
+from portal_accounts.models import AccountModel, CustomerModel
+from portal_accounts.passwords import hash_password
 from tests.helpers import FakeContext, call, http_event
 
 ACCOUNT_ID = "123456789012"
@@ -49,7 +73,13 @@ LINK = re.compile(r"(https?://[^\s\"<>]+/reset-password\?token=([A-Za-z0-9_\-]+)
 GENERATED_PASSWORD = re.compile(r"\b[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){4}\b")
 
 
+# A passphrase that passes the policy for every customer used in these tests.
+GOOD_PASSWORD = "lanterna verde sul molo antico"
+OTHER_GOOD_PASSWORD = "tramonto viola dietro le colline"
+
+
 def enc(value: str) -> str:
+    """A path parameter as API Gateway delivers it: URL-encoded (@ as %40)."""
     return quote(value, safe="")
 
 
@@ -62,6 +92,185 @@ def with_json(response: dict) -> dict:
     else:
         response.setdefault("json", None)
     return response
+
+
+# ---- the operator's customers and accounts -----------------------------------------------
+
+
+class Desk:
+    """The operator dashboard: one method per operator route, each a real handler call."""
+
+    def __init__(self, claims: dict | None = None) -> None:
+        self.kwargs = {} if claims is None else {"claims": claims}
+
+    def create_customer(self, first_name="Mario", last_name="Rossi", email=None, **extra):
+        body = {"first_name": first_name, "last_name": last_name, **extra}
+        if email is not None:
+            body["email"] = email
+        return call(
+            create_customer_handler, "POST", "/operator/customers", body=body, **self.kwargs
+        )
+
+    def customer(self, first_name="Mario", last_name="Rossi", email=None, **extra) -> str:
+        """Create a customer and return its id (the creation must succeed)."""
+        response = self.create_customer(first_name, last_name, email, **extra)
+        assert response["statusCode"] == 201, response
+        return response["json"]["customer_id"]
+
+    def get_customer(self, customer_id):
+        return call(
+            get_customer_handler, "GET", f"/operator/customers/{customer_id}", **self.kwargs
+        )
+
+    def update_customer(self, customer_id, body):
+        return call(
+            update_customer_handler,
+            "PATCH",
+            f"/operator/customers/{customer_id}",
+            body=body,
+            **self.kwargs,
+        )
+
+    def create_account(self, customer_id, password=GOOD_PASSWORD, **extra):
+        return call(
+            create_account_handler,
+            "POST",
+            f"/operator/customers/{customer_id}/account",
+            body={"password": password, **extra},
+            **self.kwargs,
+        )
+
+    def account_for(self, first_name, last_name, email, **extra) -> tuple[str, str]:
+        """A customer with a new account; returns (customer_id, username)."""
+        customer_id = self.customer(first_name, last_name, email)
+        response = self.create_account(customer_id, **extra)
+        assert response["statusCode"] == 201, response
+        return customer_id, response["json"]["username"]
+
+    def associate(self, customer_id, username):
+        return call(
+            associate_handler,
+            "PUT",
+            f"/operator/customers/{customer_id}/account",
+            body={"username": username},
+            **self.kwargs,
+        )
+
+    def dissociate(self, customer_id):
+        return call(
+            dissociate_handler,
+            "DELETE",
+            f"/operator/customers/{customer_id}/account",
+            **self.kwargs,
+        )
+
+    def get_account(self, username):
+        return call(
+            get_account_handler, "GET", f"/operator/accounts/{enc(username)}", **self.kwargs
+        )
+
+    def set_password(self, username, password, confirmation=None, **extra):
+        body = {
+            "password": password,
+            "password_confirmation": password if confirmation is None else confirmation,
+            **extra,
+        }
+        return call(
+            set_password_handler,
+            "PUT",
+            f"/operator/accounts/{enc(username)}/password",
+            body=body,
+            **self.kwargs,
+        )
+
+    def disable(self, username):
+        return call(
+            disable_handler, "POST", f"/operator/accounts/{enc(username)}/disable", **self.kwargs
+        )
+
+    def enable(self, username):
+        return call(
+            enable_handler, "POST", f"/operator/accounts/{enc(username)}/enable", **self.kwargs
+        )
+
+    def list_accounts(self, **query):
+        query = {k: str(v) for k, v in query.items() if v is not None}
+        return call(list_accounts_handler, "GET", "/operator/accounts", query=query, **self.kwargs)
+
+    def usernames(self, **query) -> list[str]:
+        response = self.list_accounts(**query)
+        assert response["statusCode"] == 200, response
+        return [item["username"] for item in response["json"]["items"]]
+
+    def all_pages(self, **query) -> list[str]:
+        """Follow next_cursor to the end; returns every username in page order."""
+        seen: list[str] = []
+        cursor = None
+        for _ in range(200):
+            response = self.list_accounts(**query, cursor=cursor)
+            assert response["statusCode"] == 200, response
+            assert len(response["json"]["items"]) <= int(query.get("limit", 25))
+            seen += [item["username"] for item in response["json"]["items"]]
+            cursor = response["json"]["next_cursor"]
+            if cursor is None:
+                return seen
+        raise AssertionError("pagination never ended")
+
+    def events(self, username, **query):
+        query = {k: str(v) for k, v in query.items() if v is not None}
+        return call(
+            list_events_handler,
+            "GET",
+            f"/operator/accounts/{enc(username)}/events",
+            query=query,
+            **self.kwargs,
+        )
+
+
+@lru_cache(maxsize=1)
+def precomputed_hash() -> str:
+    return hash_password(GOOD_PASSWORD)
+
+
+def seed_account(
+    username: str,
+    customers: list[tuple[str, str]],
+    *,
+    status: str = "active",
+) -> AccountModel:
+    """An account with linked customers written through the models, then indexed."""
+    now = clock.now()
+    entries = {}
+    for first_name, last_name in customers:
+        customer_id = str(uuid.uuid4())
+        CustomerModel(
+            customer_id=customer_id,
+            first_name=first_name,
+            last_name=last_name,
+            email=username,
+            locale="it",
+            account_username=username,
+            created_at=now,
+            updated_at=now,
+        ).save()
+        entries[customer_id] = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "linked_at": clock.iso(now),
+        }
+    account = AccountModel(
+        username=username,
+        status=status,
+        password_hash=precomputed_hash(),
+        password_temporary=False,
+        password_changed_at=now,
+        credential_version=1,
+        created_at=now,
+        customers=entries,
+    )
+    account.save()
+    search.sync(account)
+    return account
 
 
 # ---- the storefront ----------------------------------------------------------------------
@@ -410,7 +619,7 @@ def token_of(link: str) -> str:
     return parse_qs(urlparse(link).query)["token"][0]
 
 
-# ---- DynamoDB rules moto leaves out -------------------------------------------------------
+# ---- DynamoDB rules moto leaves out ------------------------------------------------------
 
 
 @contextmanager
