@@ -40,7 +40,7 @@ import requests
 
 from fuzz.audit import Audit, Document, audit, operations
 from fuzz.known_bugs import KNOWN_BUGS
-from fuzz.stack import ROOT, LocalStack, StackError, tail
+from local.launch import ROOT, LocalStack, StackError, tail
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 HOOKS = Path(__file__).resolve().parent / "hooks.py"

@@ -1,8 +1,14 @@
-"""The local stack (`python -m local`) as a subprocess on a free port, for the fuzzer.
+"""The local stack (`python -m local`) as a subprocess on a free port: started, waited for,
+stopped. The integration tests (tests/integration/conftest.py) and the fuzzer (fuzz/) both
+start it with `LocalStack.start`.
 
-The same steps as tests/integration/conftest.py (copied, not imported: the fuzzer is not a
-test suite): a free port, output to files (nobody drains a pipe while schemathesis runs),
-ready when /_local/operator-token answers, SIGTERM then SIGKILL to stop.
+- A free port, and the environment of the caller without AWS_ENDPOINT_URL (the stack starts
+  its own moto server).
+- Its output goes to files in `logs` (stack-stdout.log, stack-stderr.log), not pipes: nobody
+  drains a pipe while the tests or schemathesis run, and a full one blocks the stack.
+- Ready when GET /_local/operator-token answers; StackError, with the end of its stderr,
+  when it exits first or is not ready in START_TIMEOUT_SECONDS.
+- `stop`: SIGTERM, then SIGKILL after 10 s.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ START_TIMEOUT_SECONDS = 60
 
 
 class StackError(RuntimeError):
-    pass
+    """The local stack exited, or did not answer in time."""
 
 
 def free_port() -> int:
@@ -32,6 +38,7 @@ def free_port() -> int:
 
 
 def tail(path: Path, chars: int = 20000) -> str:
+    """The end of a log file ("" when there is none)."""
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
@@ -44,6 +51,7 @@ class LocalStack:
 
     @classmethod
     def start(cls, logs: Path, environment: dict[str, str] | None = None) -> LocalStack:
+        """A running stack, its output in `logs`; `environment` is added to the caller's."""
         port = free_port()
         env = {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"}
         env.update(environment or {})
@@ -81,6 +89,7 @@ class LocalStack:
             time.sleep(0.2)
 
     def stop(self) -> int | None:
+        """Stopped (SIGTERM, then SIGKILL after 10 s); its exit code."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
