@@ -84,6 +84,34 @@ def checkov_config() -> dict:
     return yaml.safe_load((template.ROOT / ".checkov.yaml").read_text())
 
 
+# ---- what Globals carries, and what each function must still say itself ---------------------
+
+HANDLER = re.compile(r"^(def handler\(|handler\s*=)", re.MULTILINE)
+
+
+def test_globals_name_the_handler_of_every_function():
+    assert template.load()["Globals"]["Function"]["Handler"] == "app.handler"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_is_the_handler_of_its_folders_app(function):
+    props = FUNCTIONS[function]["Properties"]
+    assert "Handler" not in props, f"{function}: the handler is Globals' (app.handler)"
+    folder = re.fullmatch(r"functions/([a-z0-9_]+)/", props["CodeUri"])
+    assert folder, props["CodeUri"]
+    app = template.ROOT / "functions" / folder.group(1) / "app.py"
+    assert HANDLER.search(app.read_text()), f"{app} defines no handler"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_is_built_by_the_functions_makefile(function):
+    # Globals cannot carry Metadata: without these lines `sam build` would use its own
+    # Python workflow (no bytecode, the layer's dependencies installed again).
+    metadata = FUNCTIONS[function].get("Metadata", {})
+    assert metadata.get("BuildMethod") == "makefile", function
+    assert metadata.get("ContextPath") == "functions", function
+
+
 # ---- checkov's skips for every function, and what each takes for granted -------------------
 
 
