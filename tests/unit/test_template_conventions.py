@@ -112,6 +112,54 @@ def test_every_function_is_built_by_the_functions_makefile(function):
     assert metadata.get("ContextPath") == "functions", function
 
 
+# ---- the functions' logs: one log group, through Globals -------------------------------------
+
+
+def log_groups() -> dict[str, dict]:
+    return template.resources("AWS::Logs::LogGroup")
+
+
+def test_globals_send_every_functions_logs_to_the_shared_group_as_text():
+    # Text: the lines are Powertools' own JSON; Lambda's JSON format would wrap them.
+    config = template.load()["Globals"]["Function"]["LoggingConfig"]
+    assert config == {"LogGroup": Tag("Ref", "FunctionLogs"), "LogFormat": "Text"}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_no_function_logs_anywhere_else(function):
+    # A function of its own LoggingConfig (or a group named /aws/lambda/<function>) would
+    # be a second convention; one without the shared group gets Lambda's own group, with
+    # no retention and no key.
+    assert "LoggingConfig" not in FUNCTIONS[function]["Properties"], function
+
+
+def test_the_shared_group_is_the_only_one_besides_the_apis_access_logs():
+    access_logs = {
+        target(api["Properties"]["AccessLogSettings"]["DestinationArn"]) for api in APIS.values()
+    }
+    assert set(log_groups()) == {"FunctionLogs"} | access_logs
+
+
+@pytest.mark.parametrize("group", sorted(log_groups()))
+def test_every_log_group_is_encrypted_kept_for_the_retention_and_retained(group):
+    resource = log_groups()[group]
+    assert resource["Properties"]["KmsKeyId"] == Tag("GetAtt", "DataKey.Arn")
+    assert resource["Properties"]["RetentionInDays"] == Tag("Ref", "LogRetentionDays")
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    # CloudFormation names it: no clash with a retained group of an earlier stack.
+    assert "LogGroupName" not in resource["Properties"]
+
+
+def test_the_key_lets_cloudwatch_logs_use_it_for_the_stacks_groups():
+    statements = template.resources("AWS::KMS::Key")["DataKey"]["Properties"]["KeyPolicy"]
+    [logs] = [
+        s
+        for s in statements["Statement"]
+        if s["Principal"].get("Service") == Tag("Sub", "logs.${AWS::Region}.amazonaws.com")
+    ]
+    assert {"kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"} <= set(logs["Action"])
+
+
 # ---- checkov's skips for every function, and what each takes for granted -------------------
 
 
