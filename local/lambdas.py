@@ -1,10 +1,13 @@
 """Run the template's functions in this process, the way Lambda runs them.
 
-Lambda gives every concurrent invocation its own execution environment, and handlers rely
-on it: the router (portal_accounts.api.app) keeps the current event, a module-level object.
-So each function here keeps a pool of module instances, and a call borrows one that no
-other call is using (importing a fresh copy when all are busy), just as Lambda scales out.
-Modules are imported lazily, on the first call.
+Each function's module is imported once, on its first call, and its handler then serves
+every invocation, several at once from the gateway's and the workers' threads. Lambda
+would give each concurrent invocation its own execution environment; one module is enough
+here because no function keeps a request in module state (the dispatcher,
+portal_accounts.api.app, hands each route function its arguments). The layer's own state
+(its clients, the Logger, the metrics counted) is one per process, shared by every
+function here as it always was: thread-safe, though under concurrent requests a log
+line's correlation id or an EMF line's counts may be another invocation's.
 """
 
 from __future__ import annotations
@@ -12,14 +15,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from local import template
 
@@ -64,9 +63,7 @@ class Function:
     handler_name: str  # the attribute the template's Handler points at
     memory_mb: int = 1024
     timeout_seconds: int = 10
-    _idle: list[ModuleType] = field(default_factory=list, repr=False)
-    _instances: int = field(default=0, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _handler: Callable[[dict, LambdaContext], object] | None = field(default=None, repr=False)
 
     @classmethod
     def from_template(cls, logical_id: str, resource: dict) -> Function:
@@ -85,44 +82,20 @@ class Function:
         except ModuleNotFoundError:
             return False
 
-    def _load(self) -> ModuleType:
-        if not self.exists():
-            raise FunctionMissing(f"{self.logical_id}: there is no module {self.module}")
-        with self._lock:
-            self._instances += 1
-            number = self._instances
-        if number == 1:
-            return importlib.import_module(self.module)
-        # Another execution environment: a separate copy of the handler module (the
-        # portal_accounts layer stays shared, like the interpreter's site-packages).
-        spec = importlib.util.find_spec(self.module)
-        assert spec is not None and spec.origin is not None
-        name = f"{self.module}__instance{number}"
-        copy = importlib.util.spec_from_file_location(name, spec.origin)
-        assert copy is not None and copy.loader is not None
-        module = importlib.util.module_from_spec(copy)
-        sys.modules[name] = module
-        copy.loader.exec_module(module)
-        return module
-
-    @contextmanager
-    def _instance(self) -> Iterator[ModuleType]:
-        with self._lock:
-            module = self._idle.pop() if self._idle else None
-        if module is None:
-            module = self._load()
-        try:
-            yield module
-        finally:
-            with self._lock:
-                self._idle.append(module)
+    def handler(self) -> Callable[[dict, LambdaContext], object]:
+        """The handler, its module imported on the first call (Python's import lock makes
+        concurrent first calls wait for one import)."""
+        if self._handler is None:
+            if not self.exists():
+                raise FunctionMissing(f"{self.logical_id}: there is no module {self.module}")
+            module = importlib.import_module(self.module)
+            self._handler = getattr(module, self.handler_name)
+        return self._handler
 
     def invoke(self, event: dict) -> object:
         """Call the handler with the event; its exceptions propagate to the caller."""
-        with self._instance() as module:
-            handler = getattr(module, self.handler_name)
-            context = LambdaContext(self.logical_id, self.memory_mb, self.timeout_seconds)
-            return handler(event, context)
+        context = LambdaContext(self.logical_id, self.memory_mb, self.timeout_seconds)
+        return self.handler()(event, context)
 
 
 def functions() -> dict[str, Function]:

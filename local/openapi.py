@@ -159,7 +159,8 @@ def _resolver(routers: list) -> APIGatewayHttpResolver:
 
     The functions serve their routes with `portal_accounts.api.app`, which reads the same
     signatures and annotations; here each route is registered with its signature resolved
-    for Powertools: query constraints as `Query(...)`, our `Response[X]` as Powertools'.
+    for Powertools: query constraints as `Query(...)`, `Sent[X]` as X, our `Response[X]`
+    as Powertools', and no operator or session parameter.
     """
     resolver = APIGatewayHttpResolver(enable_validation=True)
     for router in routers:
@@ -167,29 +168,43 @@ def _resolver(routers: list) -> APIGatewayHttpResolver:
             register = resolver.route(
                 route.path, route.method, summary=route.summary, responses=route.responses
             )
-            register(_documented(route.function, route.parameters))
+            register(_documented(route))
     return resolver
 
 
-def _documented(function: Callable, path_parameters: list[str]) -> Callable:
+def _documented(route) -> Callable:
+    """The route's function with the signature Powertools reads: what the dispatcher takes
+    from the request (`parameters_of`), without the operator and the session (the
+    authorizers', documented as the operation's security)."""
+    from portal_accounts.api.app import parameters_of
     from portal_accounts.api.response import Response
 
-    hints = typing.get_type_hints(function, include_extras=True)
+    function = route.function
     signature = inspect.signature(function)
-    parameters = [
-        parameter.replace(
-            annotation=hints[name]
-            if name in path_parameters or name == "body"
-            else _query(hints[name])
-        )
-        for name, parameter in signature.parameters.items()
-    ]
+    parameters = []
+    for parameter in parameters_of(route):
+        if parameter.kind in ("operator", "session"):
+            continue
+        shown = signature.parameters[parameter.name]
+        if parameter.kind == "query":
+            shown = shown.replace(annotation=_query(parameter.hint))
+        elif parameter.kind in ("body", "sent"):
+            # Sent[X]: X's schema (`| None` when optional). Named "body" whatever the
+            # function calls it: Powertools titles an optional body's schema after it.
+            schema = parameter.schema if parameter.kind == "sent" else parameter.hint
+            if parameter.kind == "sent" and not parameter.required:
+                schema = schema | None
+            shown = shown.replace(name="body", annotation=schema)
+        else:
+            shown = shown.replace(annotation=parameter.hint)
+        parameters.append(shown)
+    hints = typing.get_type_hints(function, include_extras=True)
     returns = hints.get("return", signature.return_annotation)
     if typing.get_origin(returns) is Response:
         returns = PowertoolsResponse[typing.get_args(returns)]  # type: ignore[misc]
 
     @functools.wraps(function)
-    def documented(*args, **kwargs):
+    def documented(*args, **kwargs):  # never called: Powertools only reads it
         return function(*args, **kwargs)
 
     del documented.__wrapped__  # Powertools must read the signature below, not the original

@@ -16,8 +16,8 @@ router = Router()
         **problem_responses(400, 413, 415, 422),
     },
 )
-def forgot_password(body: ForgotIn) -> Response[Accepted]:
-    recovery.request_reset(body.email)
+def forgot_password(request: ForgotIn) -> Response[Accepted]:
+    recovery.request_reset(request.email)
     return Response(202, "application/json", Accepted())
 
 

@@ -24,9 +24,9 @@ router = Router()
         **problem_responses(400, 401, 413, 415, 422, 429, 503),
     },
 )
-def login(body: LoginIn) -> LoginOut:
+def login(credentials: LoginIn) -> LoginOut:
     try:
-        result = auth.login(body.username, body.password)
+        result = auth.login(credentials.username, credentials.password)
     except AuthenticationFailed:
         count("LoginFailed")
         raise

@@ -1,8 +1,9 @@
 """POST /auth/logout (F12): end this session."""
 
 from portal_accounts import auth
-from portal_accounts.api.app import Response, Router, lambda_handler, session_principal
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
+from portal_accounts.sessions import Principal
 
 router = Router()
 
@@ -12,8 +13,8 @@ router = Router()
     summary="Log out",
     responses={204: {"description": "Logged out"}, **problem_responses(401)},
 )
-def logout() -> Response[None]:
-    auth.logout(session_principal(router))
+def logout(session: Principal) -> Response[None]:
+    auth.logout(session)
     return Response(204)
 
 

@@ -18,9 +18,9 @@ router = Router()
     summary="Set a new password with a reset or set-password link",
     responses={204: {"description": "Password set"}, **problem_responses(400, 410, 413, 415, 422)},
 )
-def reset_password(body: ResetIn) -> Response[None]:
+def reset_password(reset: ResetIn) -> Response[None]:
     recovery.reset_password(
-        body.token, password=body.password, confirmation=body.password_confirmation
+        reset.token, password=reset.password, confirmation=reset.password_confirmation
     )
     count("ResetLinkUsed")
     count("PasswordChanged")

@@ -16,8 +16,8 @@ router = Router()
         **problem_responses(400, 410, 413, 415, 422),
     },
 )
-def verify_link(body: LinkIn) -> LinkValid:
-    recovery.verify_link(body.token)
+def verify_link(link: LinkIn) -> LinkValid:
+    recovery.verify_link(link.token)
     return LinkValid()
 
 

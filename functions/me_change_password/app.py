@@ -1,10 +1,11 @@
 """PUT /me/password (F13): change the password; the account's other sessions end."""
 
 from portal_accounts import auth
-from portal_accounts.api.app import Response, Router, lambda_handler, session_principal
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ChangePasswordIn
 from portal_accounts.observability import count
+from portal_accounts.sessions import Principal
 
 router = Router()
 
@@ -14,12 +15,12 @@ router = Router()
     summary="Change the password",
     responses={204: {"description": "Changed"}, **problem_responses(400, 401, 403, 413, 415, 422)},
 )
-def change_password(body: ChangePasswordIn) -> Response[None]:
+def change_password(change: ChangePasswordIn, session: Principal) -> Response[None]:
     auth.change_password(
-        session_principal(router),
-        current=body.current_password,
-        new=body.new_password,
-        confirmation=body.new_password_confirmation,
+        session,
+        current=change.current_password,
+        new=change.new_password,
+        confirmation=change.new_password_confirmation,
     )
     count("PasswordChanged")
     return Response(204)

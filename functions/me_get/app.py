@@ -1,8 +1,9 @@
 """GET /me (F12): who is logged in, and the customers they can act for."""
 
-from portal_accounts.api.app import Router, lambda_handler, session_principal
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkedCustomer, MeOut
+from portal_accounts.sessions import Principal
 
 router = Router()
 
@@ -12,12 +13,11 @@ router = Router()
     summary="The session's account and customers",
     responses={200: {"description": "The account"}, **problem_responses(401)},
 )
-def me() -> MeOut:
-    principal = session_principal(router)
+def me(session: Principal) -> MeOut:
     return MeOut(
-        username=principal.username,
-        customers=[LinkedCustomer(**c) for c in principal.customers],
-        password_change_required=principal.password_change_required,
+        username=session.username,
+        customers=[LinkedCustomer(**c) for c in session.customers],
+        password_change_required=session.password_change_required,
     )
 
 

@@ -1,9 +1,10 @@
 """PUT /operator/customers/{customer_id}/account (F10): link an existing login."""
 
 from portal_accounts import accounts
-from portal_accounts.api.app import Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountAssociate, AccountOut
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -16,10 +17,10 @@ router = Router()
         **problem_responses(400, 401, 404, 409, 413, 415, 422, 503),
     },
 )
-def associate_account(customer_id: str, body: AccountAssociate) -> AccountOut:
-    account = accounts.associate(
-        path_value(customer_id), username=body.username, actor=operator_actor(router)
-    )
+def associate_account(
+    customer_id: str, association: AccountAssociate, operator: Actor
+) -> AccountOut:
+    account = accounts.associate(customer_id, username=association.username, actor=operator)
     return AccountOut.of(account)
 
 

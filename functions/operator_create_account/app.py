@@ -1,9 +1,10 @@
 """POST /operator/customers/{customer_id}/account (F9): a new login for the customer."""
 
 from portal_accounts import accounts, notifications
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountCreate, AccountOut
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -16,15 +17,12 @@ router = Router()
         **problem_responses(400, 401, 404, 409, 413, 415, 422),
     },
 )
-def create_account(customer_id: str, body: AccountCreate) -> Response[AccountOut]:
+def create_account(customer_id: str, login: AccountCreate, operator: Actor) -> Response[AccountOut]:
     account = accounts.create_account(
-        path_value(customer_id),
-        password=body.password,
-        temporary=body.temporary,
-        actor=operator_actor(router),
+        customer_id, password=login.password, temporary=login.temporary, actor=operator
     )
-    if body.send_credentials_email:
-        notifications.send_credentials(path_value(customer_id), actor=operator_actor(router))
+    if login.send_credentials_email:
+        notifications.send_credentials(customer_id, actor=operator)
     return Response(201, "application/json", AccountOut.of(account))
 
 

@@ -1,14 +1,8 @@
 """DELETE /operator/templates/{template_id}/{locale} (F6): back to the shipped default."""
 
-from portal_accounts.api.app import (
-    ADMIN,
-    Response,
-    Router,
-    lambda_handler,
-    operator_actor,
-    path_value,
-)
+from portal_accounts.api.app import ADMIN, Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
+from portal_accounts.audit import Actor
 from portal_accounts.email.templates import reset_template
 
 router = Router()
@@ -20,8 +14,8 @@ router = Router()
     responses={204: {"description": "Reverted"}, **problem_responses(401, 404)},
     scope=ADMIN,
 )
-def delete_template(template_id: str, locale: str) -> Response[None]:
-    reset_template(path_value(template_id), path_value(locale), operator_actor(router))
+def delete_template(template_id: str, locale: str, operator: Actor) -> Response[None]:
+    reset_template(template_id, locale, operator)
     return Response(204)
 
 

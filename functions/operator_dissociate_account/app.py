@@ -1,8 +1,9 @@
 """DELETE /operator/customers/{customer_id}/account (F8): remove the customer's link."""
 
 from portal_accounts import accounts
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -12,8 +13,8 @@ router = Router()
     summary="Dissociate a customer from its account",
     responses={204: {"description": "Dissociated"}, **problem_responses(401, 404)},
 )
-def dissociate_account(customer_id: str) -> Response[None]:
-    accounts.dissociate(path_value(customer_id), actor=operator_actor(router))
+def dissociate_account(customer_id: str, operator: Actor) -> Response[None]:
+    accounts.dissociate(customer_id, actor=operator)
     return Response(204)
 
 

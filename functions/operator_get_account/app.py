@@ -1,7 +1,7 @@
 """GET /operator/accounts/{username} (F2): the account's detail with its recent events."""
 
 from portal_accounts import accounts, clock
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import (
     AccountDetail,
@@ -20,7 +20,7 @@ RECENT_EVENTS = 10
     responses={200: {"description": "The account's detail"}, **problem_responses(401, 404)},
 )
 def account_detail(username: str) -> AccountDetail:
-    found = accounts.detail(path_value(username), recent=RECENT_EVENTS)
+    found = accounts.detail(username, recent=RECENT_EVENTS)
     return AccountDetail(
         **vars(AccountOut.of(found.account, found.locked_until, found.locked_out)),
         recent_events=[AuditEventOut(**event) for event in found.recent_events],

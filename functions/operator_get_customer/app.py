@@ -2,7 +2,7 @@
 
 from portal_accounts import customers
 from portal_accounts.accounts import get_account
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerOut
 
@@ -15,7 +15,7 @@ router = Router()
     responses={200: {"description": "The customer"}, **problem_responses(401, 404)},
 )
 def get_customer(customer_id: str) -> CustomerOut:
-    customer = customers.get_customer(path_value(customer_id))
+    customer = customers.get_customer(customer_id)
     account = get_account(customer.account_username) if customer.account_username else None
     return CustomerOut.of(customer, account)
 

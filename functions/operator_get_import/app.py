@@ -1,7 +1,7 @@
 """GET /operator/accounts/import/{import_id} (F6): an import's progress, row by row."""
 
 from portal_accounts import imports
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ImportOut
 
@@ -17,7 +17,7 @@ router = Router()
     },
 )
 def get_import(import_id: str) -> ImportOut:
-    return ImportOut.of(imports.progress(path_value(import_id)))
+    return ImportOut.of(imports.progress(import_id))
 
 
 handler = lambda_handler(router)

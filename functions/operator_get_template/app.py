@@ -1,6 +1,6 @@
 """GET /operator/templates/{template_id}/{locale} (F6)."""
 
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import TemplateOut
 from portal_accounts.email.templates import get_template
@@ -14,7 +14,7 @@ router = Router()
     responses={200: {"description": "The template"}, **problem_responses(401, 404)},
 )
 def read_template(template_id: str, locale: str) -> TemplateOut:
-    return TemplateOut.of(get_template(path_value(template_id), path_value(locale)))
+    return TemplateOut.of(get_template(template_id, locale))
 
 
 handler = lambda_handler(router)

@@ -3,9 +3,10 @@
 from urllib.parse import quote
 
 from portal_accounts import imports
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ImportIn, ImportOut
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -18,11 +19,11 @@ router = Router()
         **problem_responses(400, 401, 413, 415, 422),
     },
 )
-def import_accounts(body: ImportIn) -> Response[ImportOut]:
+def import_accounts(request: ImportIn, operator: Actor) -> Response[ImportOut]:
     header = imports.start(
-        body.customer_ids,
-        send_credentials_email=body.send_credentials_email,
-        actor=operator_actor(router),
+        request.customer_ids,
+        send_credentials_email=request.send_credentials_email,
+        actor=operator,
     )
     progress = imports.Progress(
         header, [imports.Row(c, imports.PENDING) for c in header.customer_ids]

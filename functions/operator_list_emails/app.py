@@ -1,7 +1,7 @@
 """GET /operator/accounts/{username}/emails (F15): what was emailed and how it went."""
 
 from portal_accounts.accounts import get_account
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import Cursor, EmailLogEntry, EmailLogPage, Limit
 from portal_accounts.email.outbox import list_log
@@ -19,7 +19,7 @@ def list_emails(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> EmailLogPage:
-    account = get_account(path_value(username))
+    account = get_account(username)
     page = list_log(account.username, limit=limit, cursor=cursor)
     return EmailLogPage(
         items=[EmailLogEntry(**item) for item in page.items], next_cursor=page.next_cursor

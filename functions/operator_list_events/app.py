@@ -2,7 +2,7 @@
 
 from portal_accounts import audit
 from portal_accounts.accounts import get_account
-from portal_accounts.api.app import Router, lambda_handler, path_value
+from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AuditEventOut, Cursor, EventPage, Limit
 
@@ -22,7 +22,7 @@ def list_events(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> EventPage:
-    account = get_account(path_value(username))
+    account = get_account(username)
     page = audit.list_events(audit.account_subject(account.username), limit=limit, cursor=cursor)
     return EventPage(
         items=[AuditEventOut(**event) for event in page.items], next_cursor=page.next_cursor

@@ -5,11 +5,10 @@ the answer as a document; the rendered HTML carries the same policy in a meta ta
 dashboard that shows it in a frame of its own.
 """
 
-from portal_accounts.api.app import Response, Router, lambda_handler, path_value
+from portal_accounts.api.app import Response, Router, Sent, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import RenderedOut, TemplateDraft
 from portal_accounts.email.templates import preview, preview_policy
-from portal_accounts.validation import sent
 
 router = Router()
 
@@ -23,11 +22,10 @@ router = Router()
     },
 )
 def preview_template(
-    template_id: str, locale: str, body: TemplateDraft | None = None
+    template_id: str, locale: str, draft: Sent[TemplateDraft] | None = None
 ) -> Response[RenderedOut]:
     # Every part of a draft is optional, the body too: without one, the current template.
-    draft = sent(body) if body else {}
-    rendered = preview(path_value(template_id), path_value(locale), draft)
+    rendered = preview(template_id, locale, draft or {})
     # Headers only: a document may not be framed, and runs sandboxed (no same origin).
     policy = f"{preview_policy()}; frame-ancestors 'none'; sandbox"
     return Response(

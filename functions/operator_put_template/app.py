@@ -1,8 +1,9 @@
 """PUT /operator/templates/{template_id}/{locale} (F6): save a customised template."""
 
-from portal_accounts.api.app import ADMIN, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import ADMIN, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import TemplateIn, TemplateOut
+from portal_accounts.audit import Actor
 from portal_accounts.email.templates import save_template
 from portal_accounts.validation import as_dict
 
@@ -18,11 +19,10 @@ router = Router()
     },
     scope=ADMIN,  # what every customer receives from the business
 )
-def put_template(template_id: str, locale: str, body: TemplateIn) -> TemplateOut:
-    saved = save_template(
-        path_value(template_id), path_value(locale), as_dict(body), operator_actor(router)
-    )
-    return TemplateOut.of(saved)
+def put_template(
+    template_id: str, locale: str, template: TemplateIn, operator: Actor
+) -> TemplateOut:
+    return TemplateOut.of(save_template(template_id, locale, as_dict(template), operator))
 
 
 handler = lambda_handler(router)

@@ -1,9 +1,10 @@
 """POST /operator/customers/{customer_id}/account/password-reset (F4)."""
 
 from portal_accounts import notifications
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import PasswordReset, Queued
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -16,9 +17,11 @@ router = Router()
         **problem_responses(400, 401, 404, 413, 415, 422),
     },
 )
-def reset_password(customer_id: str, body: PasswordReset | None = None) -> Response[Queued]:
-    mode = body.mode if body else "temporary_password"
-    notifications.reset_password(path_value(customer_id), mode=mode, actor=operator_actor(router))
+def reset_password(
+    customer_id: str, operator: Actor, reset: PasswordReset | None = None
+) -> Response[Queued]:
+    mode = reset.mode if reset else "temporary_password"
+    notifications.reset_password(customer_id, mode=mode, actor=operator)
     return Response(202, "application/json", Queued())
 
 

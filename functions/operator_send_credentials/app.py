@@ -1,9 +1,10 @@
 """POST /operator/customers/{customer_id}/account/credentials-email (F11)."""
 
 from portal_accounts import notifications
-from portal_accounts.api.app import Response, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import Queued
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -16,8 +17,8 @@ router = Router()
         **problem_responses(401, 404, 422),
     },
 )
-def send_credentials(customer_id: str) -> Response[Queued]:
-    notifications.send_credentials(path_value(customer_id), actor=operator_actor(router))
+def send_credentials(customer_id: str, operator: Actor) -> Response[Queued]:
+    notifications.send_credentials(customer_id, actor=operator)
     return Response(202, "application/json", Queued())
 
 

@@ -1,9 +1,10 @@
 """POST /operator/accounts/{username}/unlock: end an account's login lockout (admin scope)."""
 
 from portal_accounts import auth
-from portal_accounts.api.app import ADMIN, Router, lambda_handler, operator_actor, path_value
+from portal_accounts.api.app import ADMIN, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountOut
+from portal_accounts.audit import Actor
 
 router = Router()
 
@@ -14,8 +15,8 @@ router = Router()
     responses={200: {"description": "The account"}, **problem_responses(401, 404)},
     scope=ADMIN,  # it lifts the protection against password guessing
 )
-def unlock_account(username: str) -> AccountOut:
-    return AccountOut.of(auth.unlock(path_value(username), actor=operator_actor(router)))
+def unlock_account(username: str, operator: Actor) -> AccountOut:
+    return AccountOut.of(auth.unlock(username, actor=operator))
 
 
 handler = lambda_handler(router)

@@ -257,13 +257,21 @@ def parse(cls: type[T], payload: Any, *, where: str = "body", unknown: str = "re
 
     Fields that are not declared are refused (requests), or ignored with
     `unknown="ignore"` (queue messages: a newer sender may add fields during a deploy).
-    `sent(instance)` tells which fields the payload had (a PATCH changes only those).
     """
+    return cls(**parse_fields(cls, payload, where=where, unknown=unknown))
+
+
+def parse_fields(
+    cls: type, payload: Any, *, where: str = "body", unknown: str = "refuse"
+) -> dict[str, Any]:
+    """The fields the payload has, checked against the dataclass, or Invalid naming every
+    bad field: what a PATCH changes (a field sent as null is there, with None; a field
+    not sent is not). `parse` makes the instance from them, defaults filling the rest."""
     if type(payload) is not dict:
         raise Invalid([{"field": where, "reason": "must be a JSON object"}])
     errors: list[dict[str, str]] = []
     values: dict[str, Any] = {}
-    fields = _fields(cls)  # type: ignore[arg-type]  # classes are hashable
+    fields = _fields(cls)
     for field in fields:
         if field.name not in payload:
             if field.required:
@@ -282,23 +290,15 @@ def parse(cls: type[T], payload: Any, *, where: str = "body", unknown: str = "re
         ]
     if errors:
         raise Invalid(errors)
-    instance = cls(**values)
-    instance.__dict__["_sent"] = frozenset(values)
-    return instance
+    return values
 
 
 def check_value(hint: Any, value: Any, *, field: str, text: bool = False) -> Any:
-    """One value (a query parameter) checked against its annotation."""
+    """One value (a query or path parameter) checked against its annotation."""
     try:
         return checker(hint, text=text)(value)
     except _Bad as bad:
         raise Invalid([{"field": field, "reason": str(bad)}]) from None
-
-
-def sent(instance: Any) -> dict[str, Any]:
-    """The fields the parsed payload had, with their checked values."""
-    names = instance.__dict__.get("_sent", ())
-    return {name: getattr(instance, name) for name in names}
 
 
 def as_dict(instance: Any) -> dict[str, Any]:

@@ -3,14 +3,36 @@
 Each function of template.yaml serves one route. `Router` records it with the decorator
 its module uses (`@router.post("/auth/login", summary=..., responses=...)`), and
 `lambda_handler(router)` is the Lambda entry point: limits, route match, the scope an
-operator route needs (`require_scope`), path, query and body checked against the route's
-annotations (`portal_accounts.validation`), the call, and the answer in API Gateway's
-payload 2.0 shape. Each request logs one "request" line (route, status, latency, actor
-type, problem type: observability.log_request) with its requestId as correlation id, and
-flushes what it counted (observability.observed). It imports neither pydantic nor Powertools'
-resolver, which would cost every cold start more than everything else together; the
-OpenAPI document is still written from the same routes and annotations by pydantic, at
-development time (`local/openapi.py`).
+operator route needs (`require_scope`), the route function's arguments read from the
+request, the call, and the answer in API Gateway's payload 2.0 shape.
+
+The dispatcher owns the request: a route function never sees the event, it declares what
+it takes in its signature, and each parameter is one of (`parameters_of`):
+
+- a **path parameter**, named as in the route (`<customer_id>`): decoded once (an @ sent
+  as %40 arrives as @), then checked against its annotation (`str`, or e.g. `int`);
+- **the operator**, a parameter annotated `Actor` (portal_accounts.audit): who sent the
+  request, from the JWT authorizer's claims (401 without them);
+- **the storefront session**, a parameter annotated `Principal` (portal_accounts.sessions),
+  as the session authorizer passed it (401 without one);
+- **the body**, the one parameter annotated with a request schema (a dataclass of
+  api/schemas.py; `X | None = None` when it is optional): parsed and checked by
+  `portal_accounts.validation`;
+- **the fields sent**, a body annotated `Sent[X]` instead: a dict of just the fields the
+  client sent, checked against X (a PATCH changes only those; null is there as None);
+- any other parameter is a **query parameter** (`limit: Limit = 25`): checked against its
+  annotation, its default when absent.
+
+Every bad path, query or body field is reported in one 422. A signature the dispatcher
+cannot read fails at import, never on a request. Nothing of a request is kept between
+calls: the local stack calls one module from several threads at once.
+
+Each request logs one "request" line (route, status, latency, actor type, problem type:
+observability.log_request) with its requestId as correlation id, and flushes what it
+counted (observability.observed). It imports neither pydantic nor Powertools' resolver,
+which would cost every cold start more than everything else together; the OpenAPI
+document is still written from the same routes and signatures by pydantic, at development
+time (`local/openapi.py`, reading `parameters_of`).
 """
 
 from __future__ import annotations
@@ -22,9 +44,10 @@ import inspect
 import json
 import re
 import time
+import types
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from urllib.parse import unquote
 
 from portal_accounts import init_done
@@ -46,7 +69,7 @@ from portal_accounts.errors import (
 from portal_accounts.observability import log_request, logger, observed
 from portal_accounts.sessions import Principal
 from portal_accounts.store import BUSY, system_fault
-from portal_accounts.validation import Invalid, check_value, parse
+from portal_accounts.validation import Invalid, check_value, checker, parse, parse_fields
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -56,16 +79,15 @@ __all__ = [
     "OPERATOR",
     "Response",
     "Router",
+    "Sent",
     "lambda_handler",
-    "operator_actor",
-    "path_value",
-    "session_principal",
+    "parameters_of",
 ]
 
 MAX_BODY_BYTES = 16 * 1024
 OPERATOR_PREFIX = "/operator/"
 JSON = "application/json"
-BODY = "body"
+BODY = "body"  # the body's name in a problem document's errors ({"field": "body", ...})
 _PARAMETER = re.compile(r"<(\w+)>")
 
 # What an operator route needs the token to carry: the name of a Settings field holding the
@@ -98,12 +120,11 @@ class Route:
 
 
 class Router:
-    """The routes of one module, and the event being handled (one at a time per instance,
-    as Lambda runs one invocation at a time per execution environment)."""
+    """The routes of one module. It keeps no request: the dispatcher hands each call its
+    arguments (see the module's docstring)."""
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        self.current_event: dict = {}
 
     def route(
         self,
@@ -147,96 +168,158 @@ class Router:
 
 # ---- how a route's function is called -----------------------------------------------------
 
+T = TypeVar("T")
+
+
+class Sent(dict[str, Any], Generic[T]):
+    """A body read as the fields the client sent, each checked against the schema T.
+
+    `changes: Sent[CustomerPatch]` gets e.g. {"email": None} for {"email": null}: a field
+    sent as null is there, with None, a field not sent is not (a PATCH changes only those).
+    The OpenAPI document shows T's schema."""
+
+
+# Where a route function's parameter comes from (see the module's docstring).
+Kind = Literal["path", "query", "body", "sent", "operator", "session"]
+
 
 @dataclasses.dataclass(frozen=True)
-class _Query:
+class Parameter:
+    """One parameter of a route function, and where its value comes from."""
+
     name: str
-    hint: Any
-    default: Any
-    required: bool
+    kind: Kind
+    hint: Any  # the annotation, as written
+    default: Any  # inspect.Parameter.empty when required
+    schema: type | None = None  # the body's dataclass ("body", "sent")
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+def parameters_of(route: Route) -> tuple[Parameter, ...]:
+    """What the route's function takes, read from its signature; TypeError if the
+    dispatcher cannot serve it (a path parameter missing, two bodies, a bad annotation)."""
+    hints = typing.get_type_hints(route.function, include_extras=True)
+    found: list[Parameter] = []
+    for name, parameter in inspect.signature(route.function).parameters.items():
+        if name not in hints:
+            raise TypeError(f"{route.function.__name__}: {name} needs an annotation")
+        hint, default = hints[name], parameter.default
+        if name in route.parameters:
+            checker(hint, text=True)  # TypeError now for a type no check exists for
+            found.append(Parameter(name, "path", hint, default))
+        elif hint is Actor:
+            found.append(Parameter(name, "operator", hint, default))
+        elif hint is Principal:
+            found.append(Parameter(name, "session", hint, default))
+        elif (body := _body_in(hint)) is not None:
+            kind, schema = body
+            found.append(Parameter(name, kind, hint, default, schema))
+        else:
+            checker(hint, text=True)
+            found.append(Parameter(name, "query", hint, default))
+    path = [p.name for p in found if p.kind == "path"]
+    if sorted(path) != sorted(route.parameters):
+        raise TypeError(f"{route.function.__name__} must take each of {route.parameters}")
+    if len([p for p in found if p.kind in ("body", "sent")]) > 1:
+        raise TypeError(f"{route.function.__name__} takes more than one body")
+    return tuple(found)
+
+
+def _body_in(hint: Any) -> tuple[Kind, type] | None:
+    """("body" or "sent", the schema) if `hint` is `X`, `Sent[X]`, or either
+    `| None`, with X a dataclass; None for any other annotation."""
+    candidates = [hint]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        candidates += [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    for candidate in candidates:
+        if typing.get_origin(candidate) is Sent:
+            (schema,) = typing.get_args(candidate)
+            if not _is_dataclass(schema):
+                raise TypeError(f"Sent[X] needs a schema dataclass, not {schema}")
+            return "sent", schema
+        if _is_dataclass(candidate):
+            return "body", candidate
+    return None
+
+
+def _is_dataclass(value: Any) -> bool:
+    return isinstance(value, type) and dataclasses.is_dataclass(value)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Call:
-    """What a route's function takes, read once from its signature."""
+    """A route and what its function takes, read once, at import."""
 
     route: Route
-    router: Router
+    parameters: tuple[Parameter, ...]  # who sent it (operator, session) first
     pattern: re.Pattern  # one named group per path parameter
-    query: tuple[_Query, ...]
-    body: type | None  # the dataclass of the body, if the function takes one
-    body_required: bool
 
     @classmethod
-    def of(cls, route: Route, router: Router) -> _Call:
-        hints = typing.get_type_hints(route.function, include_extras=True)
-        path, query, body, body_required = [], [], None, False
-        for name, parameter in inspect.signature(route.function).parameters.items():
-            empty = parameter.default is inspect.Parameter.empty
-            if name in route.parameters:
-                path.append(name)
-            elif name == BODY:
-                body, body_required = _dataclass_in(hints[name]), empty
-            else:
-                query.append(_Query(name, hints[name], parameter.default, empty))
-        if sorted(path) != sorted(route.parameters):
-            raise TypeError(f"{route.function.__name__} must take each of {route.parameters}")
+    def of(cls, route: Route) -> _Call:
+        who = ("operator", "session")
+        parameters = sorted(parameters_of(route), key=lambda p: p.kind not in who)
         pattern = re.compile(
             "".join(
                 f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part)
                 for i, part in enumerate(_PARAMETER.split(route.path))
             )
         )
-        return cls(route, router, pattern, tuple(query), body, body_required)
+        return cls(route, tuple(parameters), pattern)
 
     def arguments(self, event: dict, match: re.Match) -> dict[str, Any]:
-        kwargs: dict[str, Any] = match.groupdict()
+        """The function's arguments from this request. Raises AuthenticationFailed (401)
+        without the operator or session it takes, else InvalidInput (422) naming every bad
+        path, query and body field."""
+        kwargs: dict[str, Any] = {}
         errors: list[dict[str, str]] = []
         given = event.get("queryStringParameters") or {}
-        for query in self.query:
-            if query.name not in given:
-                if query.required:
-                    errors.append({"field": query.name, "reason": "required"})
+        for parameter in self.parameters:
+            name = parameter.name
+            try:
+                if parameter.kind == "operator":
+                    kwargs[name] = operator_actor_of(event)
+                elif parameter.kind == "session":
+                    kwargs[name] = session_principal_of(event)
+                elif parameter.kind == "path":
+                    # Path parameters arrive URL-encoded (an @ as %40): decoded once, here.
+                    raw = unquote(match.group(name))
+                    kwargs[name] = check_value(parameter.hint, raw, field=name, text=True)
+                elif parameter.kind == "query":
+                    if name in given:
+                        value = given[name]
+                        kwargs[name] = check_value(parameter.hint, value, field=name, text=True)
+                    elif parameter.required:
+                        errors.append({"field": name, "reason": "required"})
+                    else:
+                        kwargs[name] = parameter.default
                 else:
-                    kwargs[query.name] = query.default
-                continue
-            try:
-                kwargs[query.name] = check_value(
-                    query.hint, given[query.name], field=query.name, text=True
-                )
-            except Invalid as invalid:
-                errors += invalid.errors
-        if self.body is not None:
-            try:
-                kwargs[BODY] = self._body(event)
+                    kwargs[name] = self._body(event, parameter)
             except Invalid as invalid:
                 errors += invalid.errors
         if errors:
             raise InvalidInput("Some fields are missing or not valid: see errors.", errors=errors)
         return kwargs
 
-    def _body(self, event: dict) -> Any:
+    @staticmethod
+    def _body(event: dict, parameter: Parameter) -> Any:
         raw = event.get("body") or ""
         if not raw:
-            if self.body_required:
+            if parameter.required:
                 raise Invalid([{"field": BODY, "reason": "required"}])
             return None
         try:
             payload = json.loads(raw)
         except (ValueError, RecursionError):
             raise MalformedBody("The body is not valid JSON.") from None
-        if payload is None and not self.body_required:
+        if payload is None and not parameter.required:
             return None
-        assert self.body is not None
-        return parse(self.body, payload)
-
-
-def _dataclass_in(hint: Any) -> type:
-    """The dataclass of `X` or `X | None`."""
-    for candidate in (hint, *typing.get_args(hint)):
-        if dataclasses.is_dataclass(candidate) and isinstance(candidate, type):
-            return candidate
-    raise TypeError(f"a body must be a schema dataclass, not {hint}")
+        assert parameter.schema is not None
+        if parameter.kind == "sent":
+            return Sent(parse_fields(parameter.schema, payload))
+        return parse(parameter.schema, payload)
 
 
 # ---- the entry point ----------------------------------------------------------------------
@@ -249,7 +332,7 @@ def lambda_handler(
 
     `max_body_bytes`: larger for the one route whose body is a list (an import's 1,000
     customer ids, about 40 KB)."""
-    calls = [_Call.of(route, router) for router in routers for route in router.routes]
+    calls = [_Call.of(route) for router in routers for route in router.routes]
 
     @observed
     def handler(event: dict, context: LambdaContext) -> dict:
@@ -261,11 +344,7 @@ def lambda_handler(
                 call, match = _route_of(calls, event)
                 if call.route.scope:
                     require_scope(event, call.route.scope)
-                call.router.current_event = event
-                try:
-                    result = call.route.function(**call.arguments(event, match))
-                finally:
-                    call.router.current_event = {}  # nothing of a request outlives it
+                result = call.route.function(**call.arguments(event, match))
             except TemporarilyUnavailable as error:
                 problem_type = error.type
                 result = _unavailable(error, system_fault(error.__cause__ or error) or error.type)
@@ -416,14 +495,9 @@ def _size_of(body: str, base64_encoded: bool, limit: int = MAX_BODY_BYTES) -> in
     return len(body.encode("utf-8", "surrogatepass"))
 
 
-def path_value(raw: str) -> str:
-    """Path parameters arrive URL-encoded (an @ as %40): decode them once, here."""
-    return unquote(raw)
-
-
-def session_principal(router: Router) -> Principal:
-    """The storefront session behind the request, as the session authorizer passed it."""
-    authorizer = (router.current_event.get("requestContext") or {}).get("authorizer") or {}
+def session_principal_of(event: dict) -> Principal:
+    """The storefront session behind a raw event, as the session authorizer passed it."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     try:
         return Principal.from_context(authorizer.get("lambda") or {})
     except (KeyError, ValueError, TypeError, AttributeError):
@@ -489,8 +563,3 @@ def require_scope(event: dict, scope: str) -> None:
         f"This route needs an operator token with {which} {needed}.",
         errors=[{"field": "scope", "reason": f"one of: {needed}"}],
     )
-
-
-def operator_actor(router: Router) -> Actor:
-    """The operator behind the current request."""
-    return operator_actor_of(router.current_event)
