@@ -1,10 +1,14 @@
 """The functions' IAM policies in template.yaml allow every AWS call they make, and no more.
 
 Runs last (tests/conftest.py): it checks what tests/iam_audit.py recorded while the other
-tests ran the handlers against moto, which does not enforce IAM.
+tests ran the handlers against moto, which does not enforce IAM. So it checks nothing alone:
+with no call recorded the first test fails (run it with tests that call the handlers); the
+three that compare every grant with the calls skip unless every unit test file is in the run.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -39,12 +43,31 @@ UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {
 }
 
 
-def full_suite() -> bool:
-    """Whether the other tests ran before this file (alone, nothing was recorded)."""
-    return len(iam_audit.CALLS) >= 5
+UNIT_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def whole_suite(request) -> None:
+    """Skips the test unless every unit test file is in this run: a grant no call of the
+    run used is unused only if every test had its chance to use it."""
+    in_run = {Path(item.path).resolve() for item in request.session.items}
+    missing = sorted(path.name for path in UNIT_TESTS.glob("test_*.py") if path not in in_run)
+    if missing:
+        pytest.skip(
+            f"compares with the calls of the whole unit suite (`pytest tests/unit`); "
+            f"{len(missing)} of its files are not in this run, e.g. {missing[0]}"
+        )
 
 
 def test_every_aws_call_a_function_made_is_allowed_by_its_policy():
+    # Alone (or after tests that call no handler) there is nothing to check: not a pass.
+    if not any(iam_audit.CALLS.values()):
+        pytest.fail(
+            "no AWS call of any function was recorded, so no policy was checked: run this "
+            "file with tests that call the handlers, e.g. the whole unit suite "
+            "(`pytest tests/unit`)",
+            pytrace=False,
+        )
     problems = {
         function: missing
         for function, calls in sorted(iam_audit.CALLS.items())
@@ -53,9 +76,8 @@ def test_every_aws_call_a_function_made_is_allowed_by_its_policy():
     assert problems == {}, "template.yaml policies miss these actions"
 
 
+@pytest.mark.usefixtures("whole_suite")
 def test_every_grant_is_used_by_some_call_of_the_suite():
-    if not full_suite():
-        pytest.skip("run with the whole suite: nothing recorded to compare with")
     problems = {
         function: surplus
         for function in sorted(template.resources("AWS::Serverless::Function"))
@@ -70,9 +92,8 @@ def test_every_grant_is_used_by_some_call_of_the_suite():
     assert problems == {}, "template.yaml grants these and no call needs them"
 
 
+@pytest.mark.usefixtures("whole_suite")
 def test_grants_listed_as_unused_are_unused():
-    if not full_suite():
-        pytest.skip("run with the whole suite: nothing recorded to compare with")
     used = [
         listed
         for listed in UNUSED_ON_PURPOSE
@@ -81,9 +102,8 @@ def test_grants_listed_as_unused_are_unused():
     assert used == [], "a call uses these now: take them off UNUSED_ON_PURPOSE"
 
 
+@pytest.mark.usefixtures("whole_suite")
 def test_the_suite_exercised_every_function_that_calls_aws():
-    if not full_suite():
-        pytest.skip("run with the whole suite: nothing recorded to compare with")
     functions = set(template.resources("AWS::Serverless::Function"))
     # GET /me answers from the authorizer's context alone, and the pages' stylesheet and
     # script are text of the layer's: no AWS call of their own.
