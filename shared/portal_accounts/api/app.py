@@ -15,13 +15,20 @@ it takes in its signature, and each parameter is one of (`parameters_of`):
   request, from the JWT authorizer's claims (401 without them);
 - **the storefront session**, a parameter annotated `Principal` (portal_accounts.sessions),
   as the session authorizer passed it (401 without one);
-- **the body**, the one parameter annotated with a request schema (a dataclass of
-  api/schemas.py; `X | None = None` when it is optional): parsed and checked by
+- **the body**, the one parameter annotated with a dataclass, a request schema of
+  api/schemas.py (`X | None = None` when the body is optional): parsed and checked by
   `portal_accounts.validation`;
 - **the fields sent**, a body annotated `Sent[X]` instead: a dict of just the fields the
   client sent, checked against X (a PATCH changes only those; null is there as None);
 - any other parameter is a **query parameter** (`limit: Limit = 25`): checked against its
   annotation, its default when absent.
+
+For example (functions/operator_update_customer):
+
+    @router.patch("/operator/customers/<customer_id>", summary=..., responses=...)
+    def update_customer(
+        customer_id: str, changes: Sent[CustomerPatch], operator: Actor
+    ) -> CustomerOut:
 
 Every bad path, query or body field is reported in one 422. A signature the dispatcher
 cannot read fails at import, never on a request. Nothing of a request is kept between
