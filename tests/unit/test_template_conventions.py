@@ -318,3 +318,15 @@ VPC_RESOURCES = re.compile(
 def test_there_is_no_resource_a_function_would_need_a_vpc_to_reach():
     for name, resource in template.load()["Resources"].items():
         assert not VPC_RESOURCES.match(resource["Type"]), f"{name}: revisit .checkov.yaml"
+
+
+# ---- written out on purpose -------------------------------------------------------------------
+
+
+def test_the_template_has_no_fn_foreach_loop():
+    # With a loop among the resources checkov stops applying Globals to the functions and
+    # still passes (docs/decisions.md, 2026-12-07, issue 13): the alarms stay written out.
+    document = template.load()
+    assert document["Transform"] == "AWS::Serverless-2016-10-31"
+    for section in ("Resources", "Outputs", "Conditions"):
+        assert not [key for key in document.get(section, {}) if key.startswith("Fn::ForEach")]
