@@ -1,7 +1,9 @@
-"""Fake AWS credentials and the template's table names, set before portal_accounts is imported.
+"""Fake AWS credentials and the template's tables and queues, set before portal_accounts is
+imported.
 
 The same set-up as tests/conftest.py: moto in this process, tables named after their
-logical ids in template.yaml.
+logical ids in template.yaml, queues by the URLs moto gives them (every function needs all
+of them at init: config.check_required).
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ def prepare() -> None:
 
     from local import template
 
-    tables = {name: name for name in template.resources("AWS::DynamoDB::Table")}
+    names = {name: name for name in template.resources("AWS::DynamoDB::Table")}
+    for queue in template.resources("AWS::SQS::Queue"):
+        names[queue] = f"https://sqs.{FAKE_AWS['AWS_REGION']}.amazonaws.com/123456789012/{queue}"
     functions = template.resources("AWS::Serverless::Function")
-    # Every function gets the same table variables from the template's Globals.
-    for key, value in template.function_environment(next(iter(functions)), tables).items():
-        if key.endswith("_TABLE"):
+    # Every function gets the same table and queue variables from the template's Globals.
+    for key, value in template.function_environment(next(iter(functions)), names).items():
+        if key.endswith(("_TABLE", "_QUEUE_URL")):
             os.environ[key] = value
     _prepared = True
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 # Before anything imports boto3 or the models: fake credentials, one region, and the
-# table names the functions get from template.yaml (their logical ids, as locally).
+# tables and queues the functions get from template.yaml (tables by their logical ids, as
+# locally; queues by the URLs moto gives them): the functions need all of them at init.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
@@ -20,9 +21,11 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from local import template
 
-_TABLES = {name: name for name in template.resources("AWS::DynamoDB::Table")}
-for _key, _value in template.function_environment("EmailSenderFunction", _TABLES).items():
-    if _key.endswith("_TABLE"):
+_NAMES = {name: name for name in template.resources("AWS::DynamoDB::Table")}
+for _queue in template.resources("AWS::SQS::Queue"):
+    _NAMES[_queue] = f"https://sqs.eu-south-1.amazonaws.com/123456789012/{_queue}"
+for _key, _value in template.function_environment("EmailSenderFunction", _NAMES).items():
+    if _key.endswith(("_TABLE", "_QUEUE_URL")):
         os.environ[_key] = _value
 
 import pytest  # noqa: E402

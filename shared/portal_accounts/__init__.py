@@ -7,6 +7,10 @@ paused from the first import of this package until the function's module has loa
 (`init_done()`, the last step of every function module), which freezes what init made
 (later collections skip it: shorter pauses on every request) and collects again from
 then on. Anywhere else (tests, the local stack, tools) nothing changes.
+
+`init_done()` also checks that the function has every required setting (its tables and
+queues: config.check_required), so one missing from its environment fails the init,
+naming the variable, rather than a request later.
 """
 
 import gc
@@ -18,8 +22,12 @@ if _paused:
 
 
 def init_done() -> None:
-    """The function's init is over: freeze its objects and collect garbage again."""
+    """The function's init is over: its required settings checked (config.MissingSetting
+    if one is unset), its objects frozen, garbage collected again."""
     global _paused
+    from portal_accounts.config import check_required
+
+    check_required()
     if _paused:
         _paused = False
         gc.freeze()

@@ -3,6 +3,13 @@
 A frozen dataclass rather than a pydantic model on purpose: the session authorizer runs
 before every storefront request and needs nothing else from pydantic, whose import would
 be most of its cold start. Values are converted to the field's type and range-checked.
+
+The table names and queue URLs are `Required`: they have no default, since a default
+would point a function missing its variable at some other table. Reading one whose
+variable is unset raises MissingSetting naming it. Every function reads them all at init
+(`check_required`, called by `init_done()`, the last line of every function module), so
+on Lambda a missing variable fails the init, not a request; a tool reads only those it
+uses (`make reindex`: the accounts and search tables).
 """
 
 from __future__ import annotations
@@ -13,31 +20,69 @@ from functools import lru_cache
 from typing import Any
 
 
+class MissingSetting(RuntimeError):
+    """Required settings (table names, queue URLs) whose environment variables are unset."""
+
+    def __init__(self, *variables: str) -> None:
+        if len(variables) == 1:
+            told = f"{variables[0]} is not set: template.yaml's Globals give it"
+        else:
+            names = f"{', '.join(variables[:-1])} and {variables[-1]}"
+            told = f"{names} are not set: template.yaml's Globals give them"
+        super().__init__(f"{told} to every function")
+        self.variables = variables
+
+
+class Required:
+    """A setting with no default: its value, or MissingSetting when its variable is unset.
+
+    A dataclass field whose type is this descriptor: `Settings(accounts_table="x")` sets
+    it, `settings.accounts_table` reads it (a `str`), and the class-level read is the
+    dataclass's default, "" (unset)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.variable = name.upper()
+        self.slot = f"_{name}"
+
+    def __get__(self, settings: object, owner: type | None = None) -> str:
+        if settings is None:
+            return ""
+        value: str = settings.__dict__.get(self.slot, "")
+        if not value:
+            raise MissingSetting(self.variable)
+        return value
+
+    def __set__(self, settings: object, value: str) -> None:
+        settings.__dict__[self.slot] = value
+
+
 def _int(default: int, low: int | None = None, high: int | None = None):
     return field(default=default, metadata={"low": low, "high": high})
 
 
 @dataclass(frozen=True)
 class Settings:
-    accounts_table: str = "portal-accounts-accounts"
-    customers_table: str = "portal-accounts-customers"
-    search_table: str = "portal-accounts-search"
-    audit_table: str = "portal-accounts-audit"
-    sessions_table: str = "portal-accounts-sessions"
-    link_tokens_table: str = "portal-accounts-link-tokens"
-    throttle_table: str = "portal-accounts-throttle"
-    templates_table: str = "portal-accounts-templates"
-    email_log_table: str = "portal-accounts-email-log"
-    idempotency_table: str = "portal-accounts-idempotency"
-    imports_table: str = "portal-accounts-imports"
+    # Required (no default): the tables and queues, which template.yaml's Globals give to
+    # every function.
+    accounts_table: Required = Required()
+    customers_table: Required = Required()
+    search_table: Required = Required()
+    audit_table: Required = Required()
+    sessions_table: Required = Required()
+    link_tokens_table: Required = Required()
+    throttle_table: Required = Required()
+    templates_table: Required = Required()
+    email_log_table: Required = Required()
+    idempotency_table: Required = Required()
+    imports_table: Required = Required()
     # Transactional emails (reset links, password changed), and bulk ones (credentials):
     # outbox.queue_url_for says which.
-    email_queue_url: str = ""
-    email_bulk_queue_url: str = ""
+    email_queue_url: Required = Required()
+    email_bulk_queue_url: Required = Required()
     # Accounts whose search index a sync left behind, for the search_repair function.
-    index_repair_queue_url: str = ""
+    index_repair_queue_url: Required = Required()
     # Bulk imports' rows, for the account_import function (imports.py).
-    import_queue_url: str = ""
+    import_queue_url: Required = Required()
     # The import queue's maxReceiveCount: on its last receive a message's rows still to do
     # are recorded as failed rather than left pending (template.yaml ImportQueue).
     import_max_receive_count: int = _int(5, low=1)
@@ -116,3 +161,21 @@ def get_settings() -> Settings:
         if os.environ.get(spec.name.upper(), "") != ""
     }
     return Settings(**values)
+
+
+REQUIRED = tuple(name for name, value in vars(Settings).items() if isinstance(value, Required))
+
+
+def check_required() -> None:
+    """Every required setting is set, or MissingSetting naming those that are not.
+
+    Every function's init calls it (`portal_accounts.init_done()`), so a function whose
+    environment lacks a table or a queue fails to start rather than fail later."""
+    settings, missing = get_settings(), list[str]()
+    for name in REQUIRED:
+        try:
+            getattr(settings, name)
+        except MissingSetting as error:
+            missing += error.variables
+    if missing:
+        raise MissingSetting(*missing)

@@ -1,6 +1,10 @@
 """PynamoDB models: one per table, the only place that knows attribute names.
 
-Table names come from the environment (template.yaml sets them on every function).
+Table names come from the environment (template.yaml sets them on every function), read
+when a model is used rather than at import: a tool given only the tables it uses (`make
+reindex`: ACCOUNTS_TABLE and SEARCH_TABLE) still loads every model, and a model used
+without its variable raises config.MissingSetting naming it. A function checks them all
+at init (config.check_required).
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from portal_accounts.config import get_settings
 _REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-south-1"
 
 
+class _TableName:
+    """A model's `Meta.table_name`: the setting's value each time PynamoDB reads it."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+
+    def __get__(self, meta: object, owner: type | None = None) -> str:
+        return str(getattr(get_settings(), self.setting))
+
+
 class _Meta:
     region = _REGION
     # Lambda reuses connections; keep retries short so a throttled table answers fast.
@@ -37,7 +51,7 @@ class CustomerModel(Model):
     """A person of the business's customer registry (anagrafica)."""
 
     class Meta(_Meta):
-        table_name = get_settings().customers_table
+        table_name = _TableName("customers_table")
 
     customer_id = UnicodeAttribute(hash_key=True)
     first_name = UnicodeAttribute()
@@ -87,7 +101,7 @@ class AccountModel(Model):
     """A login to the portal. The username is the normalised email."""
 
     class Meta(_Meta):
-        table_name = get_settings().accounts_table
+        table_name = _TableName("accounts_table")
 
     username = UnicodeAttribute(hash_key=True)
     status = UnicodeAttribute(default="active")
@@ -134,7 +148,7 @@ class SearchEntryModel(Model):
     """One word of one account: the search index (no Scan on any request path)."""
 
     class Meta(_Meta):
-        table_name = get_settings().search_table
+        table_name = _TableName("search_table")
 
     prefix = UnicodeAttribute(hash_key=True)  # the word's first 2 letters
     entry = UnicodeAttribute(range_key=True)  # "<status>#<word>#<username>"
@@ -145,7 +159,7 @@ class AuditEventModel(Model):
     """The audit trail: who did what to which subject, and when."""
 
     class Meta(_Meta):
-        table_name = get_settings().audit_table
+        table_name = _TableName("audit_table")
 
     subject = UnicodeAttribute(hash_key=True)  # "account#<username>" or "customer#<id>"
     event_id = UnicodeAttribute(range_key=True)  # "<iso time>#<random>": sorts by time
@@ -174,7 +188,7 @@ class LinkTokenModel(Model):
     """A reset or set-password link token, stored only as its hash."""
 
     class Meta(_Meta):
-        table_name = get_settings().link_tokens_table
+        table_name = _TableName("link_tokens_table")
 
     token_hash = UnicodeAttribute(hash_key=True)
     username = UnicodeAttribute()
@@ -190,7 +204,7 @@ class SessionModel(Model):
     """A storefront session: the token's SHA-256 only, never the token."""
 
     class Meta(_Meta):
-        table_name = get_settings().sessions_table
+        table_name = _TableName("sessions_table")
 
     session_hash = UnicodeAttribute(hash_key=True)
     username = UnicodeAttribute()
@@ -205,7 +219,7 @@ class ThrottleModel(Model):
     """Password guesses per username (also usernames with no account); see throttle.py."""
 
     class Meta(_Meta):
-        table_name = get_settings().throttle_table
+        table_name = _TableName("throttle_table")
 
     key = UnicodeAttribute(hash_key=True)  # login_throttle_key(username)
     failures = NumberAttribute(default=0)  # consecutive, attempts in flight included
@@ -225,7 +239,7 @@ class TemplateModel(Model):
     """An operator's customised email template; absent means the shipped default."""
 
     class Meta(_Meta):
-        table_name = get_settings().templates_table
+        table_name = _TableName("templates_table")
 
     template_id = UnicodeAttribute(hash_key=True)
     locale = UnicodeAttribute(range_key=True)
@@ -243,7 +257,7 @@ class EmailLogModel(Model):
     (email/delivery.py): delivered, bounced, complained; or failed."""
 
     class Meta(_Meta):
-        table_name = get_settings().email_log_table
+        table_name = _TableName("email_log_table")
 
     username = UnicodeAttribute(hash_key=True)
     email_id = UnicodeAttribute(range_key=True)  # "<iso time>#<random>": sorts by time
@@ -272,7 +286,7 @@ class EmailRefModel(Model):
     event never arrives before it; it expires with its entry."""
 
     class Meta(_Meta):
-        table_name = get_settings().email_log_table
+        table_name = _TableName("email_log_table")
 
     key = UnicodeAttribute(hash_key=True, attr_name="username")  # "ref#<ref>"
     kind = UnicodeAttribute(range_key=True, attr_name="email_id")  # "ref"
@@ -289,7 +303,7 @@ class ImportModel(Model):
     written once (conditionally), in the same transaction as the account it created."""
 
     class Meta(_Meta):
-        table_name = get_settings().imports_table
+        table_name = _TableName("imports_table")
 
     import_id = UnicodeAttribute(hash_key=True)
     row = UnicodeAttribute(range_key=True)
