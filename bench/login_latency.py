@@ -36,9 +36,9 @@ from bench.counting import counting
 from bench.world import GOOD_PASSWORD, expect
 from functions.auth_login.app import handler as login_handler
 from portal_accounts import auth, clock
+from portal_accounts.clients import dynamodb
 from portal_accounts.models import ThrottleModel
 from portal_accounts.passwords import HASHER, hash_password
-from portal_accounts.store import _connection
 from tests.helpers import call
 
 GOAL = 1.25
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> bool:
 
         # A small item and the client every model's transaction and batch read goes through.
         ThrottleModel("login#bench", failures=1, expires_at=clock.now() + timedelta(days=1)).save()
-        client = _connection().client
+        client = dynamodb().client
         table = ThrottleModel.Meta.table_name
 
         def get_item() -> None:

@@ -9,7 +9,7 @@
     assert fault.injected == 1
 
 Where: botocore's `BaseClient._make_api_call` is wrapped once (as tests/iam_audit.py does),
-so every client sees the faults: each model's PynamoDB connection, `store._connection()`,
+so every client sees the faults: each model's PynamoDB connection, `clients.dynamodb()`,
 clients made later or in other threads (the `moto_server` tests), in-process moto and the
 moto server alike. A faulted call never reaches AWS: nothing of it is written.
 

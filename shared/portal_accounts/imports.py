@@ -27,13 +27,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import cast
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
-from portal_accounts import accounts, clock, revision, search
+from portal_accounts import accounts, clients, clock, revision, search
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.customers import is_customer_id
@@ -63,13 +62,6 @@ CREATED = "created"
 FAILED = "failed"  # AWS kept refusing (SQS retried it, then it was given up): try again
 PENDING = "pending"  # not done yet (no row item)
 EMAIL_QUEUED, EMAIL_FAILED, EMAIL_NONE = "queued", "failed", "none"
-
-
-@lru_cache(maxsize=1)
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
 
 
 def _new_id() -> str:
@@ -132,7 +124,7 @@ def _queue(import_id: str, customer_ids: list[str]) -> None:
     for i in range(0, len(entries), 10):  # SendMessageBatch takes ten
         batch = entries[i : i + 10]
         for _ in range(2):  # what SQS left out, asked once more
-            answer = _sqs().send_message_batch(QueueUrl=url, Entries=batch)
+            answer = clients.sqs().send_message_batch(QueueUrl=url, Entries=batch)
             refused = {failure["Id"] for failure in answer.get("Failed") or []}
             batch = [entry for entry in batch if entry["Id"] in refused]
             if not batch:

@@ -13,11 +13,10 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from functools import lru_cache
 
 from pynamodb.expressions.condition import size
 
-from portal_accounts import audit, clock, links
+from portal_accounts import audit, clients, clock, links
 from portal_accounts.accounts import context_names, password_actions
 from portal_accounts.audit import Actor
 from portal_accounts.auth import password_changed_email
@@ -55,13 +54,6 @@ class ForgotRequest:
         return parse(cls, payload, where="message", unknown="ignore")
 
 
-@lru_cache(maxsize=1)
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
-
-
 def request_reset(raw_email: str) -> None:
     """POST /auth/password/forgot: one queue message, whatever the address."""
     try:
@@ -72,7 +64,9 @@ def request_reset(raw_email: str) -> None:
             errors=[{"field": "email", "reason": str(error)}],
         ) from None
     message = ForgotRequest(username=username, idempotency_key=secrets.token_hex(16))
-    _sqs().send_message(QueueUrl=get_settings().email_queue_url, MessageBody=message.to_json())
+    clients.sqs().send_message(
+        QueueUrl=get_settings().email_queue_url, MessageBody=message.to_json()
+    )
 
 
 def process_forgot(username: str, *, retries: int = 2) -> outbox.Outgoing | None:

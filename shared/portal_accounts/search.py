@@ -34,8 +34,8 @@ import random
 import re
 import time
 import unicodedata
-from functools import lru_cache
 
+from portal_accounts import clients
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SearchEntryModel, linked_customers
 from portal_accounts.observability import logger
@@ -144,13 +144,6 @@ def _attempt(account: AccountModel) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
-
-
 def queue_repair(username: str) -> None:
     """Ask the search_repair function to index the account again (reindex.handle_repairs).
 
@@ -158,7 +151,7 @@ def queue_repair(username: str) -> None:
     since is indexed as it is then. Best effort, as the sync it follows: a refusal is
     logged, never the operator's error, and leaves the account for `make reindex`."""
     try:
-        _sqs().send_message(
+        clients.sqs().send_message(
             QueueUrl=get_settings().index_repair_queue_url,
             MessageBody=json.dumps({"username": username}),
         )

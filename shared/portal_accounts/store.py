@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 
 import botocore.exceptions
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, VerboseClientError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from portal_accounts import clients
 from portal_accounts.errors import TemporarilyUnavailable
-from portal_accounts.models import AccountModel
 
 BUSY = "The service is busy: try again in a moment."
 
@@ -86,11 +84,6 @@ def _reasons_of(error: botocore.exceptions.ClientError) -> set[str]:
     return {str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []}
 
 
-@lru_cache(maxsize=1)
-def _connection() -> Connection:
-    return Connection(region=AccountModel.Meta.region)
-
-
 class TransactionCancelled(Exception):
     """A condition of the transaction failed; `failed` holds the indexes of the failing parts."""
 
@@ -111,7 +104,7 @@ def transaction() -> Iterator[TransactWrite]:
     and gets the right answer, a 2xx or that same 409.
     """
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=clients.dynamodb()) as tx:
             yield tx
     except TransactWriteError as error:
         reasons = error.cancellation_reasons or []
@@ -149,7 +142,7 @@ def batch_get(*keys: tuple[type[Model], str]) -> dict[type[Model], Model | None]
     for attempt in range(BATCH_GET_ATTEMPTS):
         if attempt:
             _pause(BATCH_GET_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
-        response = _connection().client.batch_get_item(RequestItems=request)
+        response = clients.dynamodb().client.batch_get_item(RequestItems=request)
         for table, items in response.get("Responses", {}).items():
             if items:
                 found[table] = items[0]
@@ -193,7 +186,7 @@ def batch_write(*, puts: Sequence[Model] = (), deletes: Sequence[Model] = ()) ->
             return
         if attempt:
             _pause(BATCH_GET_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
-        response = _connection().client.batch_write_item(RequestItems=request)
+        response = clients.dynamodb().client.batch_write_item(RequestItems=request)
         request = response.get("UnprocessedItems") or {}
     if request:
         raise TemporarilyUnavailable(BUSY)

@@ -61,7 +61,8 @@ from functions.operator_set_password.app import handler as set_password_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from functions.session_authorizer.app import handler as authorizer_handler
 from local import mailbox
-from portal_accounts import clock, search, store
+from portal_accounts import clock, search
+from portal_accounts.clients import dynamodb
 from portal_accounts.models import AccountModel, CustomerModel
 from portal_accounts.passwords import hash_password
 from tests.helpers import FakeContext, call, http_event
@@ -627,7 +628,7 @@ def dynamodb_refuses_empty_keys():
     """DynamoDB refuses an empty string as a key value in every read (ValidationException,
     "The AttributeValue for a key attribute cannot contain an empty string value"). moto
     checks it for GetItem but not for BatchGetItem: add the rule for the duration."""
-    client = store._connection().client
+    client = dynamodb().client
 
     def check(params, **kwargs):
         for request in (params.get("RequestItems") or {}).values():

@@ -19,10 +19,8 @@ from moto.moto_api._internal import moto_api_backend
 
 from local import aws as local_aws
 from local import resources
-from portal_accounts import clock, imports, recovery, search, store
+from portal_accounts import clients, clock
 from portal_accounts.config import get_settings
-from portal_accounts.email import outbox, sender
-from portal_accounts.models import ALL_MODELS
 from tests.helpers import QUEUE_URL_VARIABLES, empty_every_table_and_queue, use_queues
 from tests.unit.clients import Desk, Operator, Postman, Shop, open_mailbox
 
@@ -89,19 +87,6 @@ class MotoServer:
     names: dict[str, str]  # logical id -> table name or queue URL
 
 
-def _forget_clients() -> None:
-    """Every cached client connects again, where the environment now says."""
-    for model in ALL_MODELS:
-        model._connection = None
-    store._connection.cache_clear()
-    outbox._sqs.cache_clear()
-    recovery._sqs.cache_clear()
-    search._sqs.cache_clear()
-    imports._sqs.cache_clear()
-    sender._ses.cache_clear()
-    sender._persistence.cache_clear()
-
-
 @pytest.fixture
 def moto_server():
     """The local stack's moto server, empty, with the template's tables and queues.
@@ -112,7 +97,7 @@ def moto_server():
     """
     keys = ("AWS_ENDPOINT_URL", *QUEUE_URL_VARIABLES)
     saved = {key: os.environ.get(key) for key in keys}
-    _forget_clients()
+    clients.reset()  # every client connects again, where the environment says
     server = local_aws.start()
     try:
         moto_api_backend.reset()  # the server serves moto's process-wide state
@@ -127,4 +112,4 @@ def moto_server():
             else:
                 os.environ[key] = value
         get_settings.cache_clear()
-        _forget_clients()
+        clients.reset()  # every client connects again, where the environment says

@@ -17,8 +17,9 @@ from pynamodb.exceptions import UpdateError
 
 from functions.email_events.app import handler as events_handler
 from local import mailbox, ses_events
+from portal_accounts import clients
 from portal_accounts.config import get_settings
-from portal_accounts.email import delivery, sender
+from portal_accounts.email import delivery
 from portal_accounts.models import EmailLogModel, EmailRefModel
 from tests.helpers import FakeContext
 from tests.metrics import captured
@@ -240,7 +241,7 @@ def test_an_event_landing_before_the_sender_marks_it_sent_is_kept(
 ):
     """SES can publish a delivery before the sender has written "sent": the entry stays
     delivered, with its sent time, and a redelivery of the message sends nothing."""
-    client = sender._ses()
+    client = clients.ses()
     original = type(client).send_email
 
     def send_and_report_at_once(**kwargs):
@@ -396,7 +397,7 @@ def test_the_sender_counts_what_it_sent_failed_and_left_for_retry(
         messages = postman.receive(visibility_timeout=0)  # back at once after a failure
         assert postman.deliver(messages)  # left for a retry
     assert emitted.totals == {"EmailRetried": 1}
-    monkeypatch.setattr(sender._ses(), "send_email", rejecting)
+    monkeypatch.setattr(clients.ses(), "send_email", rejecting)
     with captured() as emitted:
         assert not postman.deliver(postman.receive())  # rejected for good: consumed
     assert emitted.totals == {"EmailFailed": 1}

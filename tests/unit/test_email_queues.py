@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from local import email_worker, lambdas, template
+from portal_accounts import clients
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox, sender
 from portal_accounts.email.defaults import TEMPLATE_IDS
@@ -150,7 +151,7 @@ def fake_time(monkeypatch) -> FakeTime:
 
 def send_times(monkeypatch, fake: FakeTime) -> list[float]:
     """When (on the fake clock) each SES call was made."""
-    client = sender._ses()
+    client = clients.ses()
     original = type(client).send_email
     times: list[float] = []
 
@@ -224,7 +225,7 @@ def test_throttled_on_its_last_receive_an_email_is_queued_again_not_dead_lettere
     record["attributes"]["ApproximateReceiveCount"] = str(get_settings().email_max_receive_count)
     ses_down_for = fail_sends_to(monkeypatch, MARIO, "Throttling")
     queued: list[dict] = []
-    sqs = outbox._sqs()
+    sqs = clients.sqs()
     monkeypatch.setattr(
         sqs, "send_message", lambda **kw: queued.append(kw) or type(sqs).send_message(sqs, **kw)
     )

@@ -16,8 +16,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from portal_accounts import clients
 from portal_accounts.config import get_settings
-from portal_accounts.email import sender
 from portal_accounts.models import AccountModel
 from tests.unit.clients import (
     GENERATED_PASSWORD,
@@ -133,7 +133,7 @@ def test_a_credentials_email_redriven_from_the_dead_letter_queue_days_later_is_n
 ):
     customer_id = mario()
     assert operator.send_credentials(customer_id)["statusCode"] == 202
-    client = sender._ses()
+    client = clients.ses()
 
     def ses_down(**kwargs):
         raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendEmail")
@@ -241,7 +241,7 @@ def test_a_sent_password_whose_idempotency_record_was_not_completed_is_not_sent_
 ):
     customer_id = mario()
     [message] = queue(operator, shop, postman, customer_id, "temporary_password")
-    persistence = sender._persistence()
+    persistence = clients.idempotency_store()
 
     def save_success(*args, **kwargs):
         raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")

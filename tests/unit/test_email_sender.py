@@ -9,6 +9,7 @@ import logging
 
 from botocore.exceptions import ClientError
 
+from portal_accounts import clients
 from portal_accounts.config import get_settings
 from portal_accounts.email import sender
 from portal_accounts.models import AccountModel, TemplateModel
@@ -44,7 +45,7 @@ class FailingSes:
     def __init__(self, monkeypatch, code: str) -> None:
         self.calls = 0
         self.code = code
-        self.client = sender._ses()
+        self.client = clients.ses()
         monkeypatch.setattr(self.client, "send_email", self)
 
     def __call__(self, **kwargs):
@@ -56,7 +57,7 @@ class FailingSes:
 
 def fail_sends_to(monkeypatch, address: str, code: str) -> set[str]:
     """SES answers `code` for this recipient while it is in the returned set."""
-    client = sender._ses()
+    client = clients.ses()
     original = type(client).send_email
     down = {address}
 
@@ -163,7 +164,7 @@ def test_an_error_without_a_code_is_retried_too(operator, postman, monkeypatch):
     def broken(**kwargs):
         raise ConnectionError("network down")
 
-    monkeypatch.setattr(sender._ses(), "send_email", broken)
+    monkeypatch.setattr(clients.ses(), "send_email", broken)
     assert postman.deliver([message]) == {message["MessageId"]}
     assert log_entry(operator)["status"] == "queued"
 
@@ -332,7 +333,7 @@ def test_new_password_emails_never_put_the_password_in_a_log(
         assert operator.reset_password(customer_id)["statusCode"] == 202
         [message] = postman.receive()
         # Deliver it three times, throttled then failed first, so every logging path runs.
-        client = sender._ses()
+        client = clients.ses()
         original = type(client).send_email
         failures = ["Throttling", "ServiceUnavailable"]
 

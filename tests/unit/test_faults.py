@@ -10,8 +10,8 @@ from pynamodb.exceptions import GetError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from portal_accounts import clock
+from portal_accounts.clients import dynamodb
 from portal_accounts.models import AuditEventModel, CustomerModel
-from portal_accounts.store import _connection
 from tests import faults
 
 
@@ -82,7 +82,7 @@ def test_a_transaction_is_cancelled_with_the_reason_on_its_first_part(clean_aws,
     with (
         faults.failing("TransactWriteItems", code=code),
         pytest.raises(TransactWriteError) as raised,
-        TransactWrite(connection=_connection()) as tx,
+        TransactWrite(connection=dynamodb()) as tx,
     ):
         tx.save(_customer("c-1"))
         tx.save(_customer("c-2"))

@@ -12,7 +12,7 @@ from functions.auth_forgot_password.app import handler as forgot_handler
 from functions.auth_login.app import handler as login_handler
 from functions.auth_reset_password.app import handler as reset_handler
 from functions.auth_verify_reset_link.app import handler as verify_link_handler
-from portal_accounts import auth, passwords, store
+from portal_accounts import auth, clients, passwords, store
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, SessionModel
 from portal_accounts.sessions import hash_token
@@ -366,7 +366,7 @@ def _unprocessed(client, monkeypatch, *, give_up_after: int | None = None) -> li
 
 def test_a_login_retries_keys_dynamodb_left_unprocessed(shop, monkeypatch):
     seed_account(MARIO, [("Mario", "Rossi")])
-    pauses = _unprocessed(store._connection().client, monkeypatch, give_up_after=2)
+    pauses = _unprocessed(clients.dynamodb().client, monkeypatch, give_up_after=2)
     response = shop.login(MARIO, GOOD_PASSWORD)
     assert response["statusCode"] == 200, response
     assert pauses == [0.025, 0.05]
@@ -374,7 +374,7 @@ def test_a_login_retries_keys_dynamodb_left_unprocessed(shop, monkeypatch):
 
 def test_a_login_dynamodb_keeps_throttling_is_503_not_a_refusal(shop, monkeypatch):
     seed_account(MARIO, [("Mario", "Rossi")])
-    pauses = _unprocessed(store._connection().client, monkeypatch)
+    pauses = _unprocessed(clients.dynamodb().client, monkeypatch)
     response = shop.login(MARIO, GOOD_PASSWORD)
     # Not the generic 401: the account exists, the client should try again shortly.
     assert response["statusCode"] == 503, response

@@ -15,10 +15,9 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Literal
 
-from portal_accounts import clock
+from portal_accounts import clients, clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import CustomerModel, EmailLogModel
 from portal_accounts.observability import count, logger
@@ -80,13 +79,6 @@ class EmailRequest:
 
 # Templates whose emails go out by the thousand (an onboarding's credentials): the bulk queue.
 BULK_TEMPLATES = frozenset({"account_credentials"})
-
-
-@lru_cache(maxsize=1)
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
 
 
 def queue_url_for(template_id: str) -> str:
@@ -183,7 +175,7 @@ def prepare(
 
 def send_request(request: EmailRequest, *, delay_seconds: int = 0) -> None:
     """Put the request on its queue (queue_url_for)."""
-    _sqs().send_message(
+    clients.sqs().send_message(
         QueueUrl=queue_url_for(request.template_id),
         MessageBody=request.to_json(),
         DelaySeconds=delay_seconds,

@@ -28,10 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
-from functools import lru_cache
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -42,7 +40,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from portal_accounts import clock
+from portal_accounts import clients, clock
 from portal_accounts.config import get_settings
 from portal_accounts.email import delivery, outbox
 from portal_accounts.email.outbox import EmailRequest
@@ -85,18 +83,6 @@ idempotency_config = IdempotencyConfig(
     # A request is never sent twice within this window: longer than SQS keeps messages.
     expires_after_seconds=15 * 24 * 3600,
 )
-
-
-@lru_cache(maxsize=1)
-def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
-
-
-@lru_cache(maxsize=1)
-def _ses():
-    import boto3
-
-    return boto3.client("sesv2")
 
 
 class Throttled(Exception):
@@ -210,7 +196,7 @@ def _send(request: EmailRequest, rendered: Rendered) -> str:
             "ConfigurationSetName": settings.ses_configuration_set,
             "EmailTags": delivery.tags(ref),
         }
-    response = _ses().send_email(
+    response = clients.ses().send_email(
         FromEmailAddress=settings.sender_email_address,
         Destination={"ToAddresses": [request.to]},
         Content={
@@ -291,7 +277,7 @@ def deliver(request: dict, templates: TemplateCache) -> dict:
 def _record_handler(templates: TemplateCache):
     once = idempotent_function(
         data_keyword_argument="request",
-        persistence_store=_persistence(),
+        persistence_store=clients.idempotency_store(),
         config=idempotency_config,
     )(deliver)
 
