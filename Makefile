@@ -10,7 +10,7 @@ PYTHON_313 := $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.
 BASE_PYTHON := $(if $(PYTHON_313),$(PYTHON_313),python3)
 PORT ?= 3000
 
-.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean reindex dlq redrive
+.PHONY: venv sam-venv scan-venv run test lint unit integration fuzz bench openapi format build deploy clean reindex dlq redrive lock
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt
 	$(BASE_PYTHON) -m venv $(VENV)
@@ -86,6 +86,16 @@ lint: venv sam-venv scan-venv
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-south-1
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --quiet --compact --skip-download --framework cloudformation -f template.yaml -f edge/template.yaml
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium shared functions local bench ops $(wildcard fuzz)
+
+# shared/requirements.lock, what the layer's build installs (shared/Makefile): the packages
+# of shared/requirements.txt and all their dependencies, pinned, with the hashes of their
+# files. Resolved for Lambda, not this machine: aarch64 Linux (manylinux2014, as the build
+# asks pip for), Python 3.13, wheels only. Run it after editing shared/requirements.txt and
+# commit both; pins still allowed are kept (`ARGS=--upgrade` moves every dependency on).
+lock: venv
+	cd shared && ../$(VENV)/bin/uv pip compile requirements.txt --quiet --generate-hashes \
+		--python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: \
+		--custom-compile-command "make lock" --output-file requirements.lock $(ARGS)
 
 # A real `sam build`, without Docker: the layer (shared/Makefile) and the functions
 # (functions/Makefile) are makefile builds that need no python3.13, only a pip for the
