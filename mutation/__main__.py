@@ -48,6 +48,7 @@ MODULE_TESTS = {
         "test_storefront_sessions.py",
         "test_password_guessing.py",
         "test_operator_unlock.py",
+        "test_last_login.py",
     ),
     "throttle": (
         "test_password_guessing.py",

@@ -6,17 +6,24 @@
   tests look at the requests themselves (`reads`), one test per read path.
 - What TTL may delete, and when: a link item outlives its validity (the 410 is decided in
   code, TTL only cleans up).
-- The token handed out: 256 bits, in a link built from STOREFRONT_BASE_URL.
+- The token handed out: 256 bits, in a link built from STOREFRONT_BASE_URL (or
+  PASSWORD_PAGE_URL); a session's token: the username and 256 bits, a valid bearer token
+  that reads back as its username.
+- What is kept to the day: `last_login_at`, to the UTC day whatever the machine's zone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 
 import botocore.client
+import pytest
 
 from portal_accounts import links
 from portal_accounts.config import get_settings
@@ -168,3 +175,97 @@ def test_a_set_password_link_lives_as_long_as_its_own_setting(clean_aws, frozen_
     ):
         _, item, _ = links.issue_actions(account, purpose)
         assert item.valid_until == frozen_clock.current + timedelta(seconds=seconds)
+
+
+def test_a_password_page_with_a_query_of_its_own_gets_the_token_appended_to_it(
+    shop, postman, monkeypatch
+):
+    """PASSWORD_PAGE_URL may carry a query already (a storefront's own page): the token
+    joins it with `&`, it does not start a second query with `?`."""
+    monkeypatch.setenv("PASSWORD_PAGE_URL", "https://shop.example.com/account?page=password")
+    get_settings.cache_clear()
+    try:
+        seed_account(MARIO, [("Mario", "Rossi")])
+        assert shop.forgot(MARIO)["statusCode"] == 202
+        postman.drain()
+        [email] = postman.sent_to(MARIO)
+        [link] = set(re.findall(r"https://shop\.example\.com/[^\s\"<>]+", email["text"]))
+        assert re.fullmatch(
+            r"https://shop\.example\.com/account\?page=password&token=[A-Za-z0-9_-]{43}", link
+        ), link
+    finally:
+        monkeypatch.delenv("PASSWORD_PAGE_URL")
+        get_settings.cache_clear()
+
+
+# ---- the session token -------------------------------------------------------------------
+
+# Usernames whose base64url needs no padding, one "=", two "=", and one that ends in "X"
+# (a Lithuanian domain the API accepts: "ė" ends in the byte that encodes as "X").
+USERNAMES = ["luca@example.it", MARIO, "anna@example.net", "ivo@sportas.lė"]
+
+
+def test_a_session_token_is_a_bearer_token_of_the_username_and_256_random_bits(shop):
+    """The username in base64url, unpadded, a dot, and 32 random bytes in base64url: what
+    RFC 6750 allows in `Authorization: Bearer` (no "=" but at the very end), whatever the
+    username."""
+    for username in USERNAMES:
+        seed_account(username, [("Mario", "Rossi")])
+        token = shop.token(username, GOOD_PASSWORD)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}", token), (username, token)
+
+
+def test_a_session_works_whatever_its_usernames_encoding_ends_with(shop):
+    """The token's username part reads back as the username (the session is looked up
+    with its account by it): a session works for every username the API accepts."""
+    for username in USERNAMES:
+        seed_account(username, [("Mario", "Rossi")])
+        token = shop.token(username, GOOD_PASSWORD)
+        me = shop.me(token)
+        assert me["statusCode"] == 200, (username, me)
+        assert me["json"]["username"] == username
+
+
+# ---- what is kept to the day -------------------------------------------------------------
+
+
+@pytest.fixture
+def machine_zone() -> Iterator[Callable[[str], None]]:
+    """The process's local time zone (TZ, POSIX syntax) set for the test: a developer's
+    machine or the local stack may run in any zone (Lambda runs in UTC)."""
+    before = os.environ.get("TZ")
+
+    def set_zone(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    yield set_zone
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.parametrize("zone", ["JST-9", "EST5"])  # 9 hours east of UTC, 5 hours west
+def test_the_last_login_is_kept_to_the_utc_day_whatever_the_machines_zone(
+    shop, desk, frozen_clock, machine_zone, zone
+):
+    """`last_login_at` is written by the day's first login, the day being UTC's on both
+    sides of the comparison: a login after UTC midnight records itself even when the
+    machine's own date has not changed, and one before it does not even when it has."""
+    machine_zone(zone)
+    seed_account(MARIO, [("Mario", "Rossi")])
+
+    def last_login() -> str | None:
+        return desk.get_account(MARIO)["json"]["last_login_at"]
+
+    frozen_clock.advance(hours=14, minutes=59)  # 2026-01-01 23:59 UTC
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    assert last_login() == "2026-01-01T23:59:00Z"
+    frozen_clock.advance(minutes=2)  # 00:01 UTC: the same local date in either zone
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    assert last_login() == "2026-01-02T00:01:00Z"
+    frozen_clock.advance(hours=23, minutes=57)  # 23:58 UTC: past local midnight in both
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
+    assert last_login() == "2026-01-02T00:01:00Z"

@@ -321,3 +321,80 @@ def test_a_count_that_never_landed_takes_nothing_back_from_another_attempt(shop,
     with faults.failing("UpdateItem", "ReadTimeout", table=get_settings().throttle_table):
         assert shop.login(MARIO, WRONG)["statusCode"] == 503
     assert (int(record().failures), int(record().pending)) == (2, 1)
+
+
+def test_a_failure_resolved_never_takes_pending_below_zero(shop, frozen_clock, monkeypatch):
+    """As for a release: whatever happened to the record while the password was checked
+    (counters reset by hand, a restore), a wrong password's outcome takes nothing below
+    zero; its failure stays counted."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+
+    def reset_by_hand() -> None:
+        ThrottleModel(login_throttle_key(MARIO)).update(actions=[ThrottleModel.pending.set(0)])
+
+    after_read(monkeypatch, auth, "verify_password", reset_by_hand)
+    assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    assert (int(record().failures), int(record().pending)) == (1, 0)
+
+
+# ---- racing attempts ----------------------------------------------------------------------
+
+
+def test_below_the_limit_an_attempt_counts_in_one_write_whatever_landed_since_its_read(
+    shop, frozen_clock, monkeypatch
+):
+    """Below the limit, racing attempts all count at once: one whose record moved since
+    its read (another guess landed) is counted by its first write, without reading the
+    record again, so a burst of guesses never runs out of rounds (a 503)."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+    def other_guess() -> None:
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+
+    after_read(monkeypatch, auth, "batch_get", other_guess)
+    with operations() as sent:
+        assert shop.login(MARIO, WRONG)["statusCode"] == 401
+    assert sent.count("UpdateItem") == 2  # the other guess's count, and this one's
+    assert "GetItem" not in sent
+    assert (int(record().failures), int(record().pending)) == (3, 0)
+
+
+@contextmanager
+def always_moved_on() -> Iterator[list[str]]:
+    """Every conditional write to the throttle table is refused, as when other attempts
+    keep moving the record between each read and write."""
+    make_api_call = botocore.client.BaseClient._make_api_call
+    table = get_settings().throttle_table
+    refused: list[str] = []
+
+    def refusing(client, name, params):
+        if name == "UpdateItem" and params.get("TableName") == table:
+            refused.append(name)
+            raise botocore.exceptions.ClientError(
+                {
+                    "Error": {
+                        "Code": "ConditionalCheckFailedException",
+                        "Message": "The conditional request failed",
+                    }
+                },
+                name,
+            )
+        return make_api_call(client, name, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", refusing):
+        yield refused
+
+
+def test_an_attempt_the_record_keeps_moving_under_is_a_503_saying_to_retry(shop, frozen_clock):
+    """After MAX_ROUNDS reads and refused writes the attempt gives up: not the customer's
+    doing, so a 503 with Retry-After and the detail a storefront shows, nothing counted."""
+    seed_account(MARIO, [("Mario", "Rossi")])
+    with always_moved_on() as refused:
+        response = shop.login(MARIO, GOOD_PASSWORD)
+    assert response["statusCode"] == 503, response
+    assert response["headers"]["Retry-After"] == "1"
+    assert response["json"]["type"] == "temporarily_unavailable"
+    assert response["json"]["detail"] == "The service is busy: try again in a moment."
+    assert len(refused) == throttle.MAX_ROUNDS
+    assert shop.login(MARIO, GOOD_PASSWORD)["statusCode"] == 200
