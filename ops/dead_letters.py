@@ -537,19 +537,20 @@ def redrive_native(
         (sleep or time.sleep)(POLL_SECONDS)
 
 
-def redrive_copy(
+def _drain(
     sqs,
     dlq: DeadLetterQueue,
+    outcome: Outcome,
+    move: Callable[[list[dict]], dict[str, list[dict]]],
     *,
-    limit: int | None = None,
-    say: Callable[[str], object] = print,
+    verb: str,
+    limit: int | None,
+    say: Callable[[str], object],
 ) -> Outcome:
-    """Receive, send to the source queue, delete: ten at a time until the queue is empty.
-
-    A message whose source is unknown, or that its source queue refused, stays (visible
-    again at the end). `limit` stops after that many moved."""
+    """Ten at a time until the queue is empty (or `limit` moved): `move` hands a batch on
+    and says which messages each target took; those are deleted, the others stay (visible
+    again at the end)."""
     name, url = dlq.kind.name, dlq.queue.url
-    outcome = Outcome(method="receive, send, delete")
     kept: dict[str, str] = {}  # message id -> receipt handle, released at the end
     try:
         while limit is None or outcome.moved < limit:
@@ -561,28 +562,49 @@ def redrive_copy(
             ]
             if not batch:
                 break
-            by_source: dict[Queue, list[dict]] = defaultdict(list)
+            moved = move(batch)
+            taken = {m["MessageId"] for messages in moved.values() for m in messages}
             for message in batch:
-                source, _ = dlq.source_for(message)
-                if source is None:
+                if message["MessageId"] not in taken:
                     kept[message["MessageId"]] = message["ReceiptHandle"]
-                else:
-                    by_source[source].append(message)
-            for source, messages in by_source.items():
-                sent = _send_back(sqs, source, messages)
-                for message in messages:
-                    if message["MessageId"] not in sent:
-                        kept[message["MessageId"]] = message["ReceiptHandle"]
-                done = [m for m in messages if m["MessageId"] in sent]
-                _delete(sqs, url, done)
-                outcome.moved += len(done)
-                outcome.by_source[source.name] += len(done)
-            say(f"{name}: {outcome.moved} moved" + (f", {len(kept)} kept" if kept else ""))
+            for target, messages in moved.items():
+                _delete(sqs, url, messages)
+                outcome.moved += len(messages)
+                outcome.by_source[target] += len(messages)
+            say(f"{name}: {outcome.moved} {verb}" + (f", {len(kept)} kept" if kept else ""))
     finally:
         _release(sqs, url, kept.values())
     outcome.left = len(kept)
     outcome.status = "COMPLETED" if not kept else "PARTIAL"
     return outcome
+
+
+def redrive_copy(
+    sqs,
+    dlq: DeadLetterQueue,
+    *,
+    limit: int | None = None,
+    say: Callable[[str], object] = print,
+) -> Outcome:
+    """Receive, send to the source queue, delete: ten at a time until the queue is empty.
+
+    A message whose source is unknown, or that its source queue refused, stays (visible
+    again at the end). `limit` stops after that many moved."""
+
+    def send_back(batch: list[dict]) -> dict[str, list[dict]]:
+        by_source: dict[Queue, list[dict]] = defaultdict(list)
+        for message in batch:
+            source, _ = dlq.source_for(message)
+            if source is not None:
+                by_source[source].append(message)
+        moved: dict[str, list[dict]] = {}
+        for source, messages in by_source.items():
+            sent = _send_back(sqs, source, messages)
+            moved[source.name] = [m for m in messages if m["MessageId"] in sent]
+        return moved
+
+    outcome = Outcome(method="receive, send, delete")
+    return _drain(sqs, dlq, outcome, send_back, verb="moved", limit=limit, say=say)
 
 
 def _message_attributes(message: dict) -> dict:
@@ -626,46 +648,22 @@ def redrive_invoke(
     """A function's on-failure queue: each event is handed to the function again, as an
     asynchronous invocation (Lambda retries it twice more, then it comes back here), and
     deleted once Lambda has taken it. An event that is not JSON stays."""
-    name, url = dlq.kind.name, dlq.queue.url
     lambda_client = lambda_client or _lambda()
-    outcome = Outcome(method="asynchronous invocation")
-    kept: dict[str, str] = {}
-    try:
-        while limit is None or outcome.moved < limit:
-            wanted = 10 if limit is None else min(10, limit - outcome.moved)
-            batch = [
-                m
-                for m in _receive(sqs, url, hide_seconds=COPY_HIDE_SECONDS, count=wanted)
-                if m["MessageId"] not in kept
-            ]
-            if not batch:
-                break
-            done = []
-            for message in batch:
-                taken = False
-                if _json(message.get("Body", "")) is not None:
-                    answer = lambda_client.invoke(
-                        FunctionName=function,
-                        InvocationType="Event",
-                        Payload=message["Body"].encode(),
-                    )
-                    taken = answer.get("StatusCode") == 202
-                if taken:
-                    done.append(message)
-                else:
-                    kept[message["MessageId"]] = message["ReceiptHandle"]
-            _delete(sqs, url, done)
-            outcome.moved += len(done)
-            outcome.by_source[function] += len(done)
-            say(
-                f"{name}: {outcome.moved} handed to {function}"
-                + (f", {len(kept)} kept" if kept else "")
+
+    def invoke(batch: list[dict]) -> dict[str, list[dict]]:
+        done = []
+        for message in batch:
+            if _json(message.get("Body", "")) is None:
+                continue
+            answer = lambda_client.invoke(
+                FunctionName=function, InvocationType="Event", Payload=message["Body"].encode()
             )
-    finally:
-        _release(sqs, url, kept.values())
-    outcome.left = len(kept)
-    outcome.status = "COMPLETED" if not kept else "PARTIAL"
-    return outcome
+            if answer.get("StatusCode") == 202:
+                done.append(message)
+        return {function: done}
+
+    outcome = Outcome(method="asynchronous invocation")
+    return _drain(sqs, dlq, outcome, invoke, verb=f"handed to {function}", limit=limit, say=say)
 
 
 def _lambda():
