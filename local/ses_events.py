@@ -143,6 +143,25 @@ def event_for(
     }
 
 
+def simulator_events(
+    message_id: str, recipients: list[str], configuration_set: str, tags: dict, region: str
+) -> list[dict]:
+    """The EventBridge events SES publishes for one send to the simulator's addresses."""
+    return [
+        event_for(
+            kind,
+            section,
+            message_id=message_id,
+            recipients=recipients,
+            configuration_set=configuration_set,
+            tags=tags,
+            region=region,
+        )
+        for address in recipients
+        for kind, section in simulated(address)
+    ]
+
+
 def targets(functions: dict[str, Function]) -> list[Function]:
     """The functions an EventBridgeRule of the template hands SES's events to."""
     found = []
@@ -173,19 +192,8 @@ class Publisher(threading.Thread):
         """mailbox's listener: runs in the emulated AWS's thread, so it only queues."""
         if not configuration_set:
             return  # no configuration set, no events (as on SES)
-        for address in recipients:
-            for kind, section in simulated(address):
-                self._events.put(
-                    event_for(
-                        kind,
-                        section,
-                        message_id=message_id,
-                        recipients=recipients,
-                        configuration_set=configuration_set,
-                        tags=tags,
-                        region=self.region,
-                    )
-                )
+        for event in simulator_events(message_id, recipients, configuration_set, tags, self.region):
+            self._events.put(event)
 
     def stop(self) -> None:
         self._events.put(None)

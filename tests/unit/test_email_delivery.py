@@ -58,27 +58,9 @@ def send_credentials(customer_id: str, postman) -> None:
     postman.drain()
 
 
-def events_for(sent: tuple, kinds: list[str] | None = None) -> list[dict]:
-    """The EventBridge events SES publishes for a send (the simulator's, or these kinds)."""
-    message_id, recipients, configuration_set, tags = sent
-    made = [
-        (kind, section)
-        for address in recipients
-        for kind, section in ses_events.simulated(address)
-        if kinds is None or kind in kinds
-    ]
-    return [
-        ses_events.event_for(
-            kind,
-            section,
-            message_id=message_id,
-            recipients=recipients,
-            configuration_set=configuration_set,
-            tags=tags,
-            region="eu-south-1",
-        )
-        for kind, section in made
-    ]
+def events_for(sent: tuple) -> list[dict]:
+    """The EventBridge events SES publishes for a send to the simulator's addresses."""
+    return ses_events.simulator_events(*sent, region="eu-south-1")
 
 
 def publish(event: dict) -> str:
