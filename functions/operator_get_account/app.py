@@ -25,13 +25,7 @@ def account_detail(username: str) -> AccountDetail:
         **vars(AccountOut.of(found.account, found.locked_until, found.locked_out)),
         recent_events=[AuditEventOut(**event) for event in found.recent_events],
         undeliverable_emails=[
-            UndeliverableEmail(
-                address=bounced.address,
-                bounce_type=bounced.bounce_type,
-                bounce_subtype=bounced.bounce_subtype,
-                diagnostic=bounced.diagnostic,
-                bounced_at=clock.iso(bounced.bounced_at),
-            )
+            UndeliverableEmail(**{**vars(bounced), "bounced_at": clock.iso(bounced.bounced_at)})
             for bounced in found.undeliverable
         ],
     )
