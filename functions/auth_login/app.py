@@ -6,11 +6,11 @@ LOGIN_LOCKOUT_FAILURES locked it until a reset or an unlock). A 503 counts none 
 it was not the customer's attempt.
 """
 
-from portal_accounts import auth, clock, throttle
+from portal_accounts import auth, clock
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkedCustomer, LoginIn, LoginOut
-from portal_accounts.errors import AuthenticationFailed, Throttled
+from portal_accounts.errors import AuthenticationFailed, LockedOut, Throttled
 from portal_accounts.observability import count
 
 router = Router()
@@ -30,8 +30,11 @@ def login(credentials: LoginIn) -> LoginOut:
     except AuthenticationFailed:
         count("LoginFailed")
         raise
-    except Throttled as refused:
-        count("LoginLocked" if _locked_out(refused) else "LoginThrottled")
+    except LockedOut:
+        count("LoginLocked")
+        raise
+    except Throttled:
+        count("LoginThrottled")
         raise
     count("LoginSucceeded")
     return LoginOut(
@@ -40,12 +43,6 @@ def login(credentials: LoginIn) -> LoginOut:
         password_change_required=bool(result.account.password_temporary),
         customers=[LinkedCustomer(**c) for c in result.customers],
     )
-
-
-def _locked_out(refused: Throttled) -> bool:
-    """A lockout, not a wait: throttle.locked_out()'s answer (the same detail for every
-    locked username, known or not), told apart by that detail."""
-    return refused.detail == throttle.locked_out().detail
 
 
 handler = lambda_handler(router)

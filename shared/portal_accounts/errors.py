@@ -128,6 +128,13 @@ class Throttled(DomainError):
         self.retry_after = retry_after
 
 
+class LockedOut(Throttled):
+    """A 429 like any other for the client (locked and unknown usernames alike): the
+    username is locked until a reset or an unlock, not waiting out a delay. Its own class
+    so that what counts attempts (the login's metrics) tells it apart without reading
+    its message."""
+
+
 class TemporarilyUnavailable(DomainError):
     """DynamoDB kept refusing a read (throttling): the client should retry shortly."""
 

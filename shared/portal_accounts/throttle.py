@@ -43,7 +43,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from portal_accounts.config import get_settings
-from portal_accounts.errors import TemporarilyUnavailable, Throttled
+from portal_accounts.errors import LockedOut, TemporarilyUnavailable, Throttled
 from portal_accounts.models import ThrottleModel
 from portal_accounts.store import BUSY, condition_failed, system_fault
 
@@ -79,7 +79,7 @@ def locked_out() -> Throttled:
 
     Still a 429 (with the longest delay as Retry-After): from the outside a lockout looks
     like throttling, for unknown usernames exactly as for accounts."""
-    return Throttled(
+    return LockedOut(
         "Too many failed attempts: this login is locked. Reset the password with "
         '"forgot password", or ask us to unlock it.',
         retry_after=get_settings().login_lock_max_seconds,
