@@ -16,7 +16,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from portal_accounts import audit, clock, revision, search, throttle
+from portal_accounts import audit, clock, passwords, revision, search, throttle
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.customers import (
@@ -31,7 +31,6 @@ from portal_accounts.errors import (
     CustomerAlreadyLinked,
     NotFound,
     NoValidEmail,
-    PasswordMismatch,
     TooManyCustomers,
     UsernameTaken,
 )
@@ -81,31 +80,6 @@ def _customer_and_account(customer_id: str, username: str) -> tuple[CustomerMode
     if account is None:
         raise _no_such_account(key)
     return customer, account
-
-
-def context_names(account_customers: dict[str, dict]) -> list[str]:
-    """Names a password must not contain: every customer linked to the login."""
-    return [
-        name
-        for entry in account_customers.values()
-        for name in (entry["first_name"], entry["last_name"])
-    ]
-
-
-def password_actions(password: str, temporary: bool) -> list:
-    """Everything that setting a password changes, in any flow."""
-    now = clock.now()
-    expires = now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
-    return [
-        AccountModel.password_hash.set(hash_password(password)),
-        AccountModel.password_temporary.set(temporary),
-        AccountModel.password_changed_at.set(now),
-        AccountModel.password_expires_at.set(expires)
-        if temporary
-        else AccountModel.password_expires_at.remove(),
-        AccountModel.credential_version.add(1),
-        revision.bump(),
-    ]
 
 
 @revision.retried
@@ -338,21 +312,13 @@ def set_password(
     the write lands brings new words, so the write is conditioned on the revision.
     """
     account = get_account(username)
-    if password != confirmation:
-        raise PasswordMismatch(
-            "The two passwords do not match.",
-            errors=[{"field": "password_confirmation", "reason": "mismatch"}],
-        )
-    check_policy(
-        password,
-        username=account.username,
-        names=context_names(linked_customers(account)),
-    )
+    passwords.confirm(password, confirmation)
+    passwords.check_for(account, password)
     try:
         with transaction() as tx:
             tx.update(
                 account,
-                actions=password_actions(password, temporary),
+                actions=passwords.set_actions(password, temporary=temporary),
                 condition=revision.unchanged(account),
             )
             # A new password from the operator also lifts any login throttle.

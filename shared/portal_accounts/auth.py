@@ -28,8 +28,8 @@ from typing import cast
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, throttle
-from portal_accounts.accounts import context_names, get_account, password_actions
+from portal_accounts import audit, clock, passwords, throttle
+from portal_accounts.accounts import get_account
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
@@ -37,7 +37,6 @@ from portal_accounts.errors import (
     AuthenticationFailed,
     DomainError,
     Forbidden,
-    PasswordMismatch,
     PasswordReused,
     TemporarilyUnavailable,
     Throttled,
@@ -51,7 +50,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
-from portal_accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
+from portal_accounts.passwords import hash_password, needs_rehash, verify_password
 from portal_accounts.sessions import (
     SESSION_ENDED,
     Principal,
@@ -253,23 +252,14 @@ def change_password(principal: Principal, *, current: str, new: str, confirmatio
 
     The current password is a password guess like a login's (a stolen session must not
     become an oracle): it goes through the same per-username throttle."""
-    if new != confirmation:
-        raise PasswordMismatch(
-            "The two new passwords do not match.",
-            errors=[{"field": "new_password_confirmation", "reason": "mismatch"}],
-        )
+    passwords.confirm(new, confirmation, field="new_password")
     now = clock.now()
     throttle_key = login_throttle_key(principal.username)
     found = batch_get((AccountModel, principal.username), (ThrottleModel, throttle_key))
     account = cast(AccountModel | None, found[AccountModel])
     if account is None:
         raise AuthenticationFailed(SESSION_ENDED)
-    check_policy(
-        new,
-        username=account.username,
-        names=context_names(linked_customers(account)),
-        field="new_password",
-    )
+    passwords.check_for(account, new, field="new_password")
     try:
         attempt = throttle.reserve(
             throttle_key, cast(ThrottleModel | None, found[ThrottleModel]), now
@@ -308,7 +298,7 @@ def _commit_change(
         with transaction() as tx:
             tx.update(
                 account,
-                actions=password_actions(new, temporary=False),
+                actions=passwords.set_actions(new, temporary=False),
                 condition=AccountModel.credential_version == version,
             )
             # This session carries on under the new version; all the others end.

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import secrets
 
-from portal_accounts import audit
-from portal_accounts.accounts import get_account, password_actions
+from portal_accounts import audit, passwords
+from portal_accounts.accounts import get_account
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.customers import get_customer
@@ -163,7 +163,7 @@ def reset_password(customer_id: str, *, mode: str, actor: Actor) -> None:
         account,
         [event, audit.sessions_revoked(account.username, actor, cause=event.action)],
         outgoing,
-        account_actions=password_actions(secrets.token_urlsafe(32), temporary=True),
+        account_actions=passwords.set_actions(secrets.token_urlsafe(32), temporary=True),
         condition=(AccountModel.credential_version == read_version)
         & AccountModel.customers[customer_id].exists(),
     )

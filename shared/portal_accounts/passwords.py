@@ -1,14 +1,29 @@
-"""Password policy (NIST SP 800-63B-4, OWASP ASVS 5 V6) and argon2id hashing."""
+"""The password rules, for every way a password is set: the operator's (F3, F9, F11), the
+customer's change (F13) and reset (F5), an import's.
+
+- what a new password must be: typed twice the same (`confirm`), then the policy (NIST SP
+  800-63B-4, OWASP ASVS 5 V6: `check_policy`), against the account's own words
+  (`check_for`: its username and the names of every customer linked to it);
+- how it is kept: argon2id (`hash_password`, `verify_password`, `needs_rehash`);
+- what setting one writes on the account (`set_actions`).
+"""
 
 from __future__ import annotations
 
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from portal_accounts import clock, revision
 from portal_accounts.config import get_settings
-from portal_accounts.errors import WeakPassword
+from portal_accounts.errors import PasswordMismatch, WeakPassword
+from portal_accounts.models import AccountModel, linked_customers
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 MAX_LENGTH = 128
 
@@ -121,6 +136,53 @@ def check_policy(
             "A few unrelated words make a strong one.",
             errors=[{"field": field, "reason": "common_or_guessable"}],
         )
+
+
+def confirm(password: str, confirmation: str, *, field: str = "password") -> None:
+    """The password typed twice the same, or PasswordMismatch on `<field>_confirmation`."""
+    if password != confirmation:
+        raise PasswordMismatch(
+            f"The two {field.replace('_', ' ')}s do not match.",
+            errors=[{"field": f"{field}_confirmation", "reason": "mismatch"}],
+        )
+
+
+def account_names(account: AccountModel) -> list[str]:
+    """Names a password must not contain: every customer linked to the login."""
+    return [
+        name
+        for entry in linked_customers(account).values()
+        for name in (entry["first_name"], entry["last_name"])
+    ]
+
+
+def check_for(account: AccountModel, password: str, *, field: str = "password") -> None:
+    """The policy, against the account as read: its username and its customers' names.
+
+    A customer linked or renamed after the read brings new words, so a write that follows
+    this check is conditioned on the account's revision (revision.py)."""
+    check_policy(password, username=account.username, names=account_names(account), field=field)
+
+
+def set_actions(password: str, *, temporary: bool, new_version: bool = True) -> list[Action]:
+    """What setting a password writes on the account, in any flow.
+
+    `new_version` moves the credential version (every session and link of the old
+    password ends) and the revision; False only where the write fills in a password an
+    earlier write already announced (the emailed temporary password: email/issuing.py)."""
+    now = clock.now()
+    expires = now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
+    actions: list[Action] = [
+        AccountModel.password_hash.set(hash_password(password)),
+        AccountModel.password_temporary.set(temporary),
+        AccountModel.password_changed_at.set(now),
+        AccountModel.password_expires_at.set(expires)
+        if temporary
+        else AccountModel.password_expires_at.remove(),
+    ]
+    if new_version:
+        actions += [AccountModel.credential_version.add(1), revision.bump()]
+    return actions
 
 
 def hash_password(password: str) -> str:

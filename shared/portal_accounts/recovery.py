@@ -16,13 +16,12 @@ from datetime import timedelta
 
 from pynamodb.expressions.condition import size
 
-from portal_accounts import audit, clients, clock, links
-from portal_accounts.accounts import context_names, password_actions
+from portal_accounts import audit, clients, clock, links, passwords
 from portal_accounts.audit import Actor
 from portal_accounts.auth import password_changed_email
 from portal_accounts.config import get_settings
 from portal_accounts.email import outbox
-from portal_accounts.errors import InvalidInput, InvalidLink, PasswordMismatch, PasswordReused
+from portal_accounts.errors import InvalidInput, InvalidLink, PasswordReused
 from portal_accounts.identity import normalise_email
 from portal_accounts.models import (
     AccountModel,
@@ -31,7 +30,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
-from portal_accounts.passwords import check_policy, verify_password
+from portal_accounts.passwords import verify_password
 from portal_accounts.store import TransactionCancelled, transaction
 from portal_accounts.validation import parse
 
@@ -139,14 +138,8 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
     """Consume the link: exactly one caller wins, even racing; the rest get 410."""
     verified = links.verify(token)
     account, item = verified.account, verified.token
-    if password != confirmation:
-        raise PasswordMismatch(
-            "The two passwords do not match.",
-            errors=[{"field": "password_confirmation", "reason": "mismatch"}],
-        )
-    check_policy(
-        password, username=account.username, names=context_names(linked_customers(account))
-    )
+    passwords.confirm(password, confirmation)
+    passwords.check_for(account, password)
     if verify_password(account.password_hash, password):
         # An emailed or operator-known password must not become permanent this way. Not
         # an oracle worth a throttle: any other guess resets the password and uses up the
@@ -165,7 +158,7 @@ def reset_password(token: str, *, password: str, confirmation: str) -> None:
             tx.update(
                 account,
                 actions=[
-                    *password_actions(password, temporary=False),
+                    *passwords.set_actions(password, temporary=False),
                     AccountModel.live_links[item.purpose].remove(),
                 ],
                 condition=(AccountModel.live_links[item.purpose] == item.token_hash)

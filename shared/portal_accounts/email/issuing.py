@@ -32,8 +32,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.transactions import TransactWrite
 
-from portal_accounts import clock, links
-from portal_accounts.config import get_settings
+from portal_accounts import clock, links, passwords
 from portal_accounts.email.outbox import (
     LOGIN,
     SECRET_VARIABLES,
@@ -47,7 +46,7 @@ from portal_accounts.models import (
     LinkTokenModel,
     linked_customers,
 )
-from portal_accounts.passwords import generate_password, hash_password
+from portal_accounts.passwords import generate_password
 from portal_accounts.store import TransactionCancelled, transaction
 
 _PURPOSES = {"reset_link": links.RESET, "set_password_link": links.SET_PASSWORD}
@@ -127,18 +126,11 @@ def _temporary_password(
     if int(account.credential_version) != request.credential_version:
         raise Superseded("the password was set or reset again after this email was queued")
     password = generate_password()
-    now = clock.now()
-    expires = now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
     with transaction() as tx:
         _same_address(tx, addressee)
         tx.update(
             account,
-            actions=[
-                AccountModel.password_hash.set(hash_password(password)),
-                AccountModel.password_temporary.set(True),
-                AccountModel.password_changed_at.set(now),
-                AccountModel.password_expires_at.set(expires),
-            ],
+            actions=passwords.set_actions(password, temporary=True, new_version=False),
             condition=(AccountModel.credential_version == request.credential_version)
             & _still_linked(request),
         )
