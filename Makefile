@@ -37,7 +37,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 scan-venv: $(SCAN_VENV)/.installed
 
 # mutmut on the security modules against their unit tests (docs/testing.md): most of an
-# hour, so neither in CI nor in `make test`. MUTATE=shared/portal_accounts/links.py runs
+# hour, so neither in CI nor in `make test`. MUTATE=shared/portal_accounts/credentials/links.py runs
 # one module (or several, space-separated). The score per module and the survivors:
 # .mutation/report.md; fails below 90% on any module.
 MUTATION_VENV := .venv-mutation
@@ -142,7 +142,7 @@ reindex: venv
 	fi; \
 	test -n "$${ACCOUNTS_TABLE:-}" -a -n "$${SEARCH_TABLE:-}" \
 		|| { echo "make reindex: give STACK=<stack>, or ACCOUNTS_TABLE and SEARCH_TABLE" >&2; exit 2; }; \
-	PYTHONPATH=shared $(PY) -m portal_accounts.reindex $(ARGS)
+	PYTHONPATH=shared $(PY) -m portal_accounts.search.reindex $(ARGS)
 
 # The dead-letter queues of a deployed stack (README, "Dead letters"; docs/runbook.md): AWS
 # credentials, STACK=<stack name> (the queues and EmailEventsFunction are read from its

@@ -1,7 +1,7 @@
 """Count every AWS request this process makes, and the DynamoDB items each one read.
 
 `BaseClient._make_api_call` is wrapped once, so every botocore client is seen: the one
-behind each PynamoDB model, the separate Connection that portal_accounts.store uses for
+behind each PynamoDB model, the separate Connection that portal_accounts.dynamodb uses for
 transactions, any boto3 client (SQS, SES, Powertools Idempotency's DynamoDB client).
 
 `RequestLog.requests` and `items_read` are DynamoDB only: items read are what DynamoDB

@@ -2,12 +2,12 @@
 
 N logins, each a full call of functions.auth_login.app.handler (POST /auth/login, a new
 session each time) under moto in this process, are timed alternately with N calls of
-portal_accounts.passwords.HASHER.verify on a hash of the same parameters; the ratio of
+portal_accounts.credentials.passwords.HASHER.verify on a hash of the same parameters; the ratio of
 the medians is the login's latency in verifies.
 
 moto runs in this process, so each of the login's round trips costs emulation CPU here,
 where on AWS it would be a network wait (~5 ms in-region) on DynamoDB's side. The bench
-measures a trivial GetItem round trip under moto (the same client portal_accounts.store
+measures a trivial GetItem round trip under moto (the same client portal_accounts.dynamodb
 uses, one small item), multiplies it by the login's round trips (counted in the same
 run) and reports the ratio with that subtracted too: what the login costs in our code,
 around the verify. That estimate falls short for a login: moto deep-copies every table a
@@ -35,10 +35,11 @@ from bench import environment, world
 from bench.counting import counting
 from bench.world import GOOD_PASSWORD, expect
 from functions.auth_login.app import handler as login_handler
-from portal_accounts import auth, clock
+from portal_accounts import clock
 from portal_accounts.clients import dynamodb
+from portal_accounts.credentials.passwords import HASHER, hash_password
 from portal_accounts.models import ThrottleModel
-from portal_accounts.passwords import HASHER, hash_password
+from portal_accounts.signin import auth
 from tests.helpers import call
 
 GOAL = 1.25

@@ -34,8 +34,9 @@ from functions.operator_dissociate_account.app import handler as dissociate_hand
 from functions.operator_list_accounts.app import handler as list_accounts_handler
 from functions.session_authorizer.app import handler as authorizer_handler
 from local import mailbox
-from portal_accounts import clock, search
+from portal_accounts import clock
 from portal_accounts.models import AccountModel
+from portal_accounts.search import index as search
 from tests.helpers import FakeContext, call
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem takes at most 25 puts/deletes

@@ -31,10 +31,12 @@ from moto.dynamodb.models.table import Table as MotoTable
 from bench.counting import counting
 from functions.operator_list_accounts.app import handler as list_accounts_handler
 from local import resources
-from portal_accounts import clock, listing, search
+from portal_accounts import clock
 from portal_accounts.config import get_settings
+from portal_accounts.credentials.passwords import hash_password
 from portal_accounts.models import STATUS_SHARDS, AccountModel, SearchEntryModel
-from portal_accounts.passwords import hash_password
+from portal_accounts.search import index as search
+from portal_accounts.search import listing
 from tests.helpers import FakeContext, http_event
 
 

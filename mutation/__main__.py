@@ -1,7 +1,7 @@
 """`make mutation`: mutmut on the security modules, a score per module, the survivors.
 
     python -m mutation                                   # the security modules
-    python -m mutation shared/portal_accounts/links.py   # one module (MUTATE=...)
+    python -m mutation shared/portal_accounts/credentials/links.py  # one (MUTATE=...)
 
 mutmut 3 names a module after its file's path, stripping only `src/`, while pytest imports
 ours as `portal_accounts` from `shared/`: mutated under `shared/`, mutmut would expect
@@ -66,6 +66,15 @@ MODULE_TESTS = {
         "test_password_guessing.py",
     ),
 }
+# Where each module lives in the package.
+MODULE_PATHS = {
+    "auth": "signin/auth.py",
+    "throttle": "credentials/throttle.py",
+    "passwords": "credentials/passwords.py",
+    "sessions": "credentials/sessions.py",
+    "links": "credentials/links.py",
+    "recovery": "signin/recovery.py",
+}
 GOAL = 90.0
 
 # What the tests import or read, besides the package and tests/ (mutmut copies those).
@@ -78,7 +87,7 @@ KILLED = {"killed", "timeout"}
 
 
 def _module(name: str) -> str:
-    """links, for shared/portal_accounts/links.py (or links.py, or links)."""
+    """links, for shared/portal_accounts/credentials/links.py (or links.py, or links)."""
     stem = Path(name).name.removesuffix(".py")
     if stem not in MODULE_TESTS:
         sys.exit(f"mutation: {name!r} is none of the security modules: {', '.join(MODULE_TESTS)}")
@@ -99,7 +108,7 @@ def _pyproject(module: str) -> str:
     assert replaced == 1, "pyproject.toml: no pytest pythonpath to rewrite"
     settings = {
         "source_paths": ["src/portal_accounts"],
-        "only_mutate": [f"src/portal_accounts/{module}.py"],
+        "only_mutate": [f"src/portal_accounts/{MODULE_PATHS[module]}"],
         "also_copy": [*ALSO_COPY, "conftest.py"],
         "pytest_add_cli_args_test_selection": _tests(module),
         # No git in the stage, and every run is fresh: nothing to detect.
@@ -174,7 +183,7 @@ def report(runs: dict[str, tuple[dict[str, str], float, list[str]]]) -> str:
         percent = score(statuses)
         flag = "" if percent >= GOAL else " (below the goal)"
         rows.append(
-            f"| `{PACKAGE}/{module}.py` | {len(statuses)} | {killed} | {len(shown)} "
+            f"| `{PACKAGE}/{MODULE_PATHS[module]}` | {len(statuses)} | {killed} | {len(shown)} "
             f"| {percent:.1f}%{flag} | {minutes:.0f} |"
         )
         details += shown

@@ -1,7 +1,7 @@
 """SQS → the rows of bulk imports: a login per customer (imports.handle)."""
 
 from portal_accounts import init_done
-from portal_accounts.imports import handle
+from portal_accounts.accounts.imports import handle
 from portal_accounts.observability import observed
 
 

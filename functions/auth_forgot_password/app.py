@@ -1,9 +1,9 @@
 """POST /auth/password/forgot (F5): email a reset link, if the account exists."""
 
-from portal_accounts import recovery
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import Accepted, ForgotIn
+from portal_accounts.signin import recovery
 
 router = Router()
 

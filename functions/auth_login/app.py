@@ -6,12 +6,13 @@ LOGIN_LOCKOUT_FAILURES locked it until a reset or an unlock). A 503 counts none 
 it was not the customer's attempt.
 """
 
-from portal_accounts import auth, clock
+from portal_accounts import clock
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkedCustomer, LoginIn, LoginOut
 from portal_accounts.errors import AuthenticationFailed, LockedOut, Throttled
 from portal_accounts.observability import count
+from portal_accounts.signin import auth
 
 router = Router()
 

@@ -1,9 +1,9 @@
 """POST /auth/logout (F12): end this session."""
 
-from portal_accounts import auth
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
-from portal_accounts.sessions import Principal
+from portal_accounts.credentials.sessions import Principal
+from portal_accounts.signin import auth
 
 router = Router()
 

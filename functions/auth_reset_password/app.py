@@ -4,11 +4,11 @@ A password set with a link counts ResetLinkUsed and PasswordChanged: reset links
 credentials email's set-password links alike (the route cannot tell them apart without
 reading the link again)."""
 
-from portal_accounts import recovery
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ResetIn
 from portal_accounts.observability import count
+from portal_accounts.signin import recovery
 
 router = Router()
 

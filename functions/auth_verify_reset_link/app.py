@@ -1,9 +1,9 @@
 """POST /auth/password/reset/verify (F5): is this link still good? Does not consume it."""
 
-from portal_accounts import recovery
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkIn, LinkValid
+from portal_accounts.signin import recovery
 
 router = Router()
 

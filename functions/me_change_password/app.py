@@ -1,11 +1,11 @@
 """PUT /me/password (F13): change the password; the account's other sessions end."""
 
-from portal_accounts import auth
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ChangePasswordIn
+from portal_accounts.credentials.sessions import Principal
 from portal_accounts.observability import count
-from portal_accounts.sessions import Principal
+from portal_accounts.signin import auth
 
 router = Router()
 

@@ -3,7 +3,7 @@
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import LinkedCustomer, MeOut
-from portal_accounts.sessions import Principal
+from portal_accounts.credentials.sessions import Principal
 
 router = Router()
 

@@ -1,6 +1,7 @@
 """POST /operator/customers/{customer_id}/account (F9): a new login for the customer."""
 
-from portal_accounts import accounts, notifications
+from portal_accounts.accounts import lifecycle as accounts
+from portal_accounts.accounts import notifications
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountCreate, AccountOut

@@ -1,6 +1,6 @@
 """POST /operator/customers (F14): add a customer to the registry."""
 
-from portal_accounts import customers
+from portal_accounts.accounts import customers
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerCreate, CustomerOut

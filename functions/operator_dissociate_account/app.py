@@ -1,6 +1,6 @@
 """DELETE /operator/customers/{customer_id}/account (F8): remove the customer's link."""
 
-from portal_accounts import accounts
+from portal_accounts.accounts import lifecycle as accounts
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.audit import Actor

@@ -1,6 +1,6 @@
 """POST /operator/accounts/{username}/enable (F7): enable an account."""
 
-from portal_accounts import accounts
+from portal_accounts.accounts import lifecycle as accounts
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountOut

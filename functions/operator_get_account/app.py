@@ -1,6 +1,7 @@
 """GET /operator/accounts/{username} (F2): the account's detail with its recent events."""
 
-from portal_accounts import accounts, clock
+from portal_accounts import clock
+from portal_accounts.accounts import lifecycle as accounts
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import (

@@ -1,7 +1,7 @@
 """GET /operator/customers/{customer_id} (F14): a customer and its account, if any."""
 
-from portal_accounts import customers
-from portal_accounts.accounts import get_account
+from portal_accounts.accounts import customers
+from portal_accounts.accounts.lifecycle import get_account
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerOut

@@ -1,6 +1,6 @@
 """GET /operator/accounts/import/{import_id} (F6): an import's progress, row by row."""
 
-from portal_accounts import imports
+from portal_accounts.accounts import imports
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ImportOut

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from portal_accounts import imports
+from portal_accounts.accounts import imports
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import ImportIn, ImportOut

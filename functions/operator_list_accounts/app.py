@@ -5,7 +5,7 @@ from typing import Literal
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountPage, AccountSummary, Cursor, Limit, Search
-from portal_accounts.listing import list_accounts
+from portal_accounts.search.listing import list_accounts
 
 router = Router()
 

@@ -1,6 +1,6 @@
 """GET /operator/accounts/{username}/emails (F15): what was emailed and how it went."""
 
-from portal_accounts.accounts import get_account
+from portal_accounts.accounts.lifecycle import get_account
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import Cursor, EmailLogEntry, EmailLogPage, Limit

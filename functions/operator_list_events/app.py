@@ -1,7 +1,7 @@
 """GET /operator/accounts/{username}/events (F2): the audit trail, newest first."""
 
 from portal_accounts import audit
-from portal_accounts.accounts import get_account
+from portal_accounts.accounts.lifecycle import get_account
 from portal_accounts.api.app import Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AuditEventOut, Cursor, EventPage, Limit

@@ -1,6 +1,6 @@
 """POST /operator/customers/{customer_id}/account/password-reset (F4)."""
 
-from portal_accounts import notifications
+from portal_accounts.accounts import notifications
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import PasswordReset, Queued

@@ -1,6 +1,6 @@
 """PUT /operator/accounts/{username}/password (F3): set a password typed twice."""
 
-from portal_accounts import accounts
+from portal_accounts.accounts import lifecycle as accounts
 from portal_accounts.api.app import Response, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import PasswordSet

@@ -1,10 +1,10 @@
 """POST /operator/accounts/{username}/unlock: end an account's login lockout (admin scope)."""
 
-from portal_accounts import auth
 from portal_accounts.api.app import ADMIN, Router, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import AccountOut
 from portal_accounts.audit import Actor
+from portal_accounts.signin import auth
 
 router = Router()
 

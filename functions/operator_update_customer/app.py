@@ -1,6 +1,6 @@
 """PATCH /operator/customers/{customer_id} (F14): change name, email or language."""
 
-from portal_accounts import customers
+from portal_accounts.accounts import customers
 from portal_accounts.api.app import Router, Sent, lambda_handler
 from portal_accounts.api.problems import problem_responses
 from portal_accounts.api.schemas import CustomerOut, CustomerPatch

@@ -2,7 +2,7 @@
 
 from portal_accounts import init_done
 from portal_accounts.observability import observed
-from portal_accounts.reindex import handle_repairs
+from portal_accounts.search.reindex import handle_repairs
 
 
 @observed

@@ -16,10 +16,10 @@ fails closed.
 import time
 
 from portal_accounts import init_done
+from portal_accounts.credentials.sessions import UNAVAILABLE_CONTEXT, authenticate
+from portal_accounts.dynamodb import system_fault
 from portal_accounts.errors import AuthenticationFailed, TemporarilyUnavailable
 from portal_accounts.observability import count, elapsed_ms, logger, observed
-from portal_accounts.sessions import UNAVAILABLE_CONTEXT, authenticate
-from portal_accounts.store import system_fault
 
 # While the password must be changed, a session may do only this.
 ALLOWED_WHILE_CHANGE_REQUIRED = {"GET /me", "PUT /me/password", "POST /auth/logout"}

@@ -61,10 +61,11 @@ from functions.operator_set_password.app import handler as set_password_handler
 from functions.operator_update_customer.app import handler as update_customer_handler
 from functions.session_authorizer.app import handler as authorizer_handler
 from local import mailbox
-from portal_accounts import clock, search
+from portal_accounts import clock
 from portal_accounts.clients import dynamodb
+from portal_accounts.credentials.passwords import hash_password
 from portal_accounts.models import AccountModel, CustomerModel
-from portal_accounts.passwords import hash_password
+from portal_accounts.search import index as search
 from tests.helpers import FakeContext, call, http_event
 
 ACCOUNT_ID = "123456789012"

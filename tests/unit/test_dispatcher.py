@@ -19,7 +19,7 @@ import pytest
 from local import openapi
 from portal_accounts.api.app import Router, Sent, lambda_handler, parameters_of
 from portal_accounts.audit import Actor
-from portal_accounts.sessions import Principal
+from portal_accounts.credentials.sessions import Principal
 from portal_accounts.validation import MaxLen
 from tests.helpers import FakeContext, call, http_event
 

@@ -20,7 +20,7 @@ import pytest
 from functions.account_import.app import handler as import_worker
 from functions.operator_get_import.app import handler as get_import_handler
 from functions.operator_import_accounts.app import handler as import_handler
-from portal_accounts import imports
+from portal_accounts.accounts import imports
 from portal_accounts.models import AccountModel, AuditEventModel, CustomerModel, ImportModel
 from tests import faults
 from tests.helpers import FakeContext, call

@@ -14,9 +14,10 @@ import pytest
 from argon2 import PasswordHasher
 from botocore.client import BaseClient
 
-from portal_accounts import audit, auth
+from portal_accounts import audit
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel, linked_customers
+from portal_accounts.signin import auth
 from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, is_valid, seed_account
 from tests.unit.test_races import after_read
 

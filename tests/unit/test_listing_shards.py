@@ -17,9 +17,9 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from portal_accounts import backfill, listing
 from portal_accounts.config import get_settings
 from portal_accounts.models import STATUS_SHARDS, AccountModel, status_shard
+from portal_accounts.search import backfill, listing
 from tests.unit.clients import seed_account
 
 INDEX = "by-status-shard"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from portal_accounts import passwords
+from portal_accounts.credentials import passwords
 from portal_accounts.models import (
     AccountModel,
     CustomerModel,

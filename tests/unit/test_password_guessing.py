@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from functions.operator_get_account.app import handler as get_account_handler
-from portal_accounts import auth, throttle
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import throttle
 from portal_accounts.models import ThrottleModel, login_throttle_key
+from portal_accounts.signin import auth
 from tests import faults
 from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, enc, link_in, seed_account
 
@@ -357,7 +358,7 @@ def test_resolving_an_attempt_never_touches_a_newer_record(clean_aws, frozen_clo
     wrong = throttle.reserve(key, None, frozen_clock.current)
     ThrottleModel(key).delete()  # a right password, meanwhile
     third = throttle.reserve(key, None, frozen_clock.current)
-    from portal_accounts.store import TransactionCancelled, transaction
+    from portal_accounts.dynamodb import TransactionCancelled, transaction
 
     with pytest.raises(TransactionCancelled), transaction() as tx:
         wrong.failed(tx)  # (the login then writes its audit event alone)
@@ -432,7 +433,7 @@ def test_a_login_racing_the_sender_writing_a_password_writes_no_old_hash(
 ):
     """The sender writes an emailed password without moving the credential version: a
     login verified against the old hash must not write that hash back (rehash)."""
-    from portal_accounts.passwords import hash_password
+    from portal_accounts.credentials.passwords import hash_password
 
     seed_account(MARIO, [("Mario", "Rossi")])
     emailed = hash_password(OTHER_GOOD_PASSWORD)

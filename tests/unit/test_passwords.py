@@ -9,8 +9,8 @@ import boto3
 import pytest
 from argon2 import PasswordHasher
 
-from portal_accounts import passwords
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import passwords
 from portal_accounts.errors import WeakPassword
 from portal_accounts.models import AccountModel, AuditEventModel
 from tests.unit.clients import GOOD_PASSWORD

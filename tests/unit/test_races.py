@@ -23,7 +23,8 @@ from functools import partial
 
 import pytest
 
-from portal_accounts import accounts, auth, customers
+from portal_accounts.accounts import customers
+from portal_accounts.accounts import lifecycle as accounts
 from portal_accounts.audit import Actor
 from portal_accounts.models import (
     AccountModel,
@@ -31,6 +32,7 @@ from portal_accounts.models import (
     SearchEntryModel,
     linked_customers,
 )
+from portal_accounts.signin import auth
 from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Desk, is_valid, seed_account
 
 MARIO = "mario.rossi@example.com"

@@ -2,7 +2,7 @@
 
 A sync AWS refuses is retried at once; refused twice, the operator's change still
 succeeds, and the account is queued for the search_repair function, which indexes it as
-it is when the repair runs. `make reindex` (portal_accounts.reindex) checks every account
+it is when the repair runs. `make reindex` (portal_accounts.search.reindex) checks every account
 against the index and repairs what is behind, resumable and in segments.
 """
 
@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from functions.search_repair.app import handler as repair_handler
-from portal_accounts import reindex
 from portal_accounts.models import AccountModel, SearchEntryModel
+from portal_accounts.search import reindex
 from tests import faults
 from tests.helpers import FakeContext
 from tests.unit.clients import Desk, seed_account

@@ -193,7 +193,7 @@ def test_a_503_names_its_problem_and_a_bug_its_500(desk, shop, frozen_clock, iss
     with captured() as logs:
         with faults.failing("BatchGetItem", "ThrottlingException", times=None):
             assert shop.login(MARIA, GOOD_PASSWORD)["statusCode"] == 503
-        monkeypatch.setattr("portal_accounts.auth.login", lambda *a: 1 / 0)
+        monkeypatch.setattr("portal_accounts.signin.auth.login", lambda *a: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             shop.login(MARIA, GOOD_PASSWORD)
     requests = one_line_each(logs, "request", issued.requests)

@@ -125,13 +125,13 @@ with mock_aws():
     ).save()
 """
 REINDEX = """
-    from portal_accounts import reindex
+    from portal_accounts.search import reindex
     print("check", reindex.main(["--check"]))
     print("repair", reindex.main([]))
     print("again", reindex.main(["--check"]))
 """
 BACKFILL = """
-    from portal_accounts import backfill
+    from portal_accounts.search import backfill
     AccountModel(username="mario@example.com").update(
         actions=[AccountModel.status_shard.remove()]
     )

@@ -7,8 +7,8 @@ search mode writes them all again, resumable from the last username it printed.
 
 from __future__ import annotations
 
-from portal_accounts import backfill
 from portal_accounts.models import SearchEntryModel
+from portal_accounts.search import backfill
 from tests.unit.clients import seed_account
 
 

@@ -12,8 +12,9 @@ import json
 
 import pytest
 
-from portal_accounts import listing, search
 from portal_accounts.models import SearchEntryModel
+from portal_accounts.search import index as search
+from portal_accounts.search import listing
 from tests.unit.clients import seed_account
 
 
@@ -139,7 +140,9 @@ def test_every_container_breaks_ties_between_words_the_same_way():
     import subprocess
     import sys
 
-    script = "from portal_accounts.listing import _plan; print(_plan('luca neri ross').driving)"
+    script = (
+        "from portal_accounts.search.listing import _plan; print(_plan('luca neri ross').driving)"
+    )
     seen = set()
     for seed in range(6):
         env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": "shared:."}

@@ -125,9 +125,9 @@ def test_a_password_change_refusals(shop, frozen_clock):
 
 
 def test_a_change_whose_session_ended_meanwhile_says_to_log_in_again(shop, monkeypatch):
-    from portal_accounts import auth
+    from portal_accounts.credentials.sessions import hash_token
     from portal_accounts.models import SessionModel
-    from portal_accounts.sessions import hash_token
+    from portal_accounts.signin import auth
     from tests.unit.test_races import after_read
 
     seed_account(MARIO, [("Mario", "Rossi")])
@@ -243,9 +243,9 @@ def test_a_logout_is_the_customers_own_act(shop, desk):
 
 
 def test_a_change_for_an_account_gone_meanwhile_says_to_log_in_again(clean_aws):
-    from portal_accounts import auth
+    from portal_accounts.credentials.sessions import Principal
     from portal_accounts.errors import AuthenticationFailed
-    from portal_accounts.sessions import Principal
+    from portal_accounts.signin import auth
 
     gone = Principal(
         username=NOBODY, session_hash="0" * 64, customers=[], password_change_required=False
@@ -301,7 +301,7 @@ def test_a_username_with_nothing_to_look_up_gets_the_same_answer(shop):
 
 
 def test_a_login_whose_password_changed_meanwhile_gets_the_same_answer(shop, desk, monkeypatch):
-    from portal_accounts import auth
+    from portal_accounts.signin import auth
     from tests.unit.test_races import after_read
 
     seed_account(MARIO, [("Mario", "Rossi")])
@@ -317,7 +317,7 @@ def test_a_login_whose_password_changed_meanwhile_gets_the_same_answer(shop, des
 def test_a_forgot_request_from_a_newer_sender_is_still_read():
     """During a deploy the API may queue fields this sender does not know: it reads what it
     knows; what is not a JSON object is refused as the message, not as a body."""
-    from portal_accounts.recovery import ForgotRequest
+    from portal_accounts.signin.recovery import ForgotRequest
     from portal_accounts.validation import Invalid
 
     read = ForgotRequest.from_payload({"username": MARIO, "idempotency_key": "k", "new": 1})

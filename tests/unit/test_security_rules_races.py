@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from portal_accounts import auth, links, sessions
+from portal_accounts.credentials import links, sessions
 from portal_accounts.models import AccountModel, LinkTokenModel, SessionModel
+from portal_accounts.signin import auth
 from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, seed_account
 from tests.unit.test_races import after_read
 from tests.unit.test_storefront_recovery import THIRD_GOOD_PASSWORD, assert_gone, request_link

@@ -15,9 +15,9 @@ from unittest import mock
 import botocore.client
 import pytest
 
-from portal_accounts import recovery
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel
+from portal_accounts.signin import recovery
 from tests.unit.clients import seed_account
 from tests.unit.test_races import after_read
 from tests.unit.test_storefront_recovery import reset_links

@@ -25,8 +25,8 @@ from unittest import mock
 import botocore.client
 import pytest
 
-from portal_accounts import links
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import links
 from portal_accounts.models import AccountModel, LinkTokenModel, ThrottleModel
 from tests.unit.clients import GOOD_PASSWORD, link_in, seed_account
 from tests.unit.test_storefront_recovery import assert_gone, request_link

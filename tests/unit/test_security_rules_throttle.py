@@ -16,10 +16,12 @@ import botocore.client
 import botocore.exceptions
 import pytest
 
-from portal_accounts import auth, clock, throttle
+from portal_accounts import clock
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import throttle
 from portal_accounts.models import ThrottleModel, login_throttle_key
+from portal_accounts.signin import auth
 from tests import faults
 from tests.unit.clients import GOOD_PASSWORD, seed_account
 from tests.unit.test_races import after_read

@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
-from portal_accounts import auth, clock
+from portal_accounts import clock
 from portal_accounts.config import get_settings
 from portal_accounts.models import AccountModel
+from portal_accounts.signin import auth
 from tests.unit.clients import (
     GOOD_PASSWORD,
     LINK,

@@ -12,10 +12,13 @@ from functions.auth_forgot_password.app import handler as forgot_handler
 from functions.auth_login.app import handler as login_handler
 from functions.auth_reset_password.app import handler as reset_handler
 from functions.auth_verify_reset_link.app import handler as verify_link_handler
-from portal_accounts import auth, clients, passwords, store
+from portal_accounts import clients
+from portal_accounts import dynamodb as store
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import passwords
+from portal_accounts.credentials.sessions import hash_token
 from portal_accounts.models import AccountModel, SessionModel
-from portal_accounts.sessions import hash_token
+from portal_accounts.signin import auth
 from tests.helpers import call
 from tests.unit.clients import (
     GOOD_PASSWORD,

@@ -8,7 +8,7 @@ import pytest
 
 from functions.auth_verify_reset_link.app import handler as verify_handler
 from portal_accounts.config import get_settings
-from portal_accounts.links import hash_token
+from portal_accounts.credentials.links import hash_token
 from portal_accounts.models import LinkTokenModel
 from tests.helpers import call
 from tests.unit.clients import (

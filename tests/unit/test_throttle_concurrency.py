@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from portal_accounts import auth, clock
+from portal_accounts import clock
 from portal_accounts.config import get_settings
+from portal_accounts.signin import auth
 from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, Shop, seed_account
 from tests.unit.test_storefront_concurrency import race
 

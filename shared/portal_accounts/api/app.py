@@ -13,8 +13,9 @@ it takes in its signature, and each parameter is one of (`parameters_of`):
   as %40 arrives as @), then checked against its annotation (`str`, or e.g. `int`);
 - **the operator**, a parameter annotated `Actor` (portal_accounts.audit): who sent the
   request, from the JWT authorizer's claims (401 without them);
-- **the storefront session**, a parameter annotated `Principal` (portal_accounts.sessions),
-  as the session authorizer passed it (401 without one);
+- **the storefront session**, a parameter annotated `Principal`
+  (portal_accounts.credentials.sessions), as the session authorizer passed it (401 without
+  one);
 - **the body**, the one parameter annotated with a dataclass, a request schema of
   api/schemas.py (`X | None = None` when the body is optional): parsed and checked by
   `portal_accounts.validation`;
@@ -62,6 +63,8 @@ from portal_accounts.api.problems import NO_STORE, SECURITY_HEADERS, from_domain
 from portal_accounts.api.response import Response
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
+from portal_accounts.credentials.sessions import Principal
+from portal_accounts.dynamodb import BUSY, system_fault
 from portal_accounts.errors import (
     AuthenticationFailed,
     BodyTooLarge,
@@ -74,8 +77,6 @@ from portal_accounts.errors import (
     UnsupportedMediaType,
 )
 from portal_accounts.observability import log_request, logger, observed
-from portal_accounts.sessions import Principal
-from portal_accounts.store import BUSY, system_fault
 from portal_accounts.validation import Invalid, check_value, checker, parse, parse_fields
 
 if TYPE_CHECKING:

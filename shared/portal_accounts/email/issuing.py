@@ -32,7 +32,10 @@ from datetime import datetime, timedelta
 
 from pynamodb.transactions import TransactWrite
 
-from portal_accounts import clock, links, passwords
+from portal_accounts import clock
+from portal_accounts.credentials import links, passwords
+from portal_accounts.credentials.passwords import generate_password
+from portal_accounts.dynamodb import TransactionCancelled, transaction
 from portal_accounts.email.outbox import (
     LOGIN,
     SECRET_VARIABLES,
@@ -46,8 +49,6 @@ from portal_accounts.models import (
     LinkTokenModel,
     linked_customers,
 )
-from portal_accounts.passwords import generate_password
-from portal_accounts.store import TransactionCancelled, transaction
 
 _PURPOSES = {"reset_link": links.RESET, "set_password_link": links.SET_PASSWORD}
 ATTEMPTS = 3

@@ -334,7 +334,7 @@ def _receives(record: dict) -> int:
 
 def _forgot(payload: dict) -> None:
     """A forgot-password request from the storefront: the link email, if one is due."""
-    from portal_accounts.recovery import ForgotRequest, process_forgot
+    from portal_accounts.signin.recovery import ForgotRequest, process_forgot
 
     request = ForgotRequest.from_payload(payload)
     outgoing = process_forgot(request.username)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from portal_accounts import clock
 from portal_accounts.audit import Actor, build_event, template_subject
 from portal_accounts.config import get_settings
+from portal_accounts.credentials.links import link_url
+from portal_accounts.dynamodb import transaction
 from portal_accounts.email import safety
 from portal_accounts.email.defaults import (
     DEFAULTS,
@@ -29,10 +31,8 @@ from portal_accounts.email.rendering import (
     render_subject,
 )
 from portal_accounts.errors import InvalidInput, NotFound
-from portal_accounts.links import link_url
 from portal_accounts.models import TemplateModel
 from portal_accounts.observability import logger
-from portal_accounts.store import transaction
 
 PARTS = ("subject", "text", "html")
 

@@ -8,10 +8,10 @@ accounts. The request is recovery.request_reset's, as POST /auth/password/forgot
 
 from __future__ import annotations
 
-from portal_accounts import recovery
 from portal_accounts.config import get_settings
 from portal_accounts.errors import InvalidInput
 from portal_accounts.pages.web import Page, Request, chosen_locale, esc, words
+from portal_accounts.signin import recovery
 
 ROUTE = "forgot-password"
 MAX_EMAIL = 320

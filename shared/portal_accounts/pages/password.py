@@ -12,12 +12,13 @@ redirect; nothing logs it.
 
 from __future__ import annotations
 
-from portal_accounts import links, recovery
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import links
 from portal_accounts.errors import InvalidInput, InvalidLink
 from portal_accounts.models import linked_customers
 from portal_accounts.pages.forgot import email_form
 from portal_accounts.pages.web import Page, Request, chosen_locale, esc, words
+from portal_accounts.signin import recovery
 
 ROUTE = "reset-password"  # relative: the page works under any base path
 FORGOT_ROUTE = "forgot-password"

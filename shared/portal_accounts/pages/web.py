@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from portal_accounts import init_done
 from portal_accounts.config import get_settings
+from portal_accounts.dynamodb import system_fault
 from portal_accounts.errors import TemporarilyUnavailable
 from portal_accounts.observability import log_request, logger, observed
 from portal_accounts.pages.text import LOCALES, NATIVE, TEXT
-from portal_accounts.store import system_fault
 
 MAX_FORM_BYTES = 16 * 1024
 FORM = "application/x-www-form-urlencoded"

@@ -25,9 +25,9 @@ from pynamodb.exceptions import UpdateError
 
 from portal_accounts import clock
 from portal_accounts.config import Settings, get_settings
+from portal_accounts.dynamodb import batch_get, condition_failed
 from portal_accounts.errors import AuthenticationFailed
 from portal_accounts.models import AccountModel, SessionModel, linked_customers
-from portal_accounts.store import batch_get, condition_failed
 
 SESSION_ENDED = "Your session has ended: log in again."
 # What the session authorizer passes instead of a principal when AWS could not tell whether

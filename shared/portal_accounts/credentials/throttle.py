@@ -43,9 +43,9 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from portal_accounts.config import get_settings
+from portal_accounts.dynamodb import BUSY, condition_failed, system_fault
 from portal_accounts.errors import LockedOut, TemporarilyUnavailable, Throttled
 from portal_accounts.models import ThrottleModel
-from portal_accounts.store import BUSY, condition_failed, system_fault
 
 MEMORY = timedelta(days=1)
 LOCKOUT_MEMORY = timedelta(days=365)

@@ -28,10 +28,29 @@ from typing import cast
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, passwords, throttle
-from portal_accounts.accounts import get_account
+from portal_accounts import audit, clock
+from portal_accounts.accounts.lifecycle import get_account
+from portal_accounts.accounts.usernames import lookup_key
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import passwords, throttle
+from portal_accounts.credentials.passwords import hash_password, needs_rehash, verify_password
+from portal_accounts.credentials.sessions import (
+    SESSION_ENDED,
+    Principal,
+    customers_view,
+    new_session,
+    temporary_password_expired,
+)
+from portal_accounts.dynamodb import (
+    BUSY,
+    TransactionCancelled,
+    batch_get,
+    batch_write,
+    condition_failed,
+    system_fault,
+    transaction,
+)
 from portal_accounts.email import outbox
 from portal_accounts.errors import (
     AuthenticationFailed,
@@ -41,7 +60,6 @@ from portal_accounts.errors import (
     TemporarilyUnavailable,
     Throttled,
 )
-from portal_accounts.identity import lookup_key
 from portal_accounts.models import (
     AccountModel,
     AuditEventModel,
@@ -49,23 +67,6 @@ from portal_accounts.models import (
     ThrottleModel,
     linked_customers,
     login_throttle_key,
-)
-from portal_accounts.passwords import hash_password, needs_rehash, verify_password
-from portal_accounts.sessions import (
-    SESSION_ENDED,
-    Principal,
-    customers_view,
-    new_session,
-    temporary_password_expired,
-)
-from portal_accounts.store import (
-    BUSY,
-    TransactionCancelled,
-    batch_get,
-    batch_write,
-    condition_failed,
-    system_fault,
-    transaction,
 )
 
 GENERIC_FAILURE = "The username or the password is not correct."

@@ -37,9 +37,9 @@ import unicodedata
 
 from portal_accounts import clients
 from portal_accounts.config import get_settings
+from portal_accounts.dynamodb import system_fault
 from portal_accounts.models import AccountModel, SearchEntryModel, linked_customers
 from portal_accounts.observability import logger
-from portal_accounts.store import system_fault
 
 MIN_TOKEN = 2
 # The most characters of a word an entry's key holds: a name of 100 characters can fold

@@ -7,12 +7,14 @@ import uuid
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock, revision, search
+from portal_accounts import audit, clock
+from portal_accounts.accounts import revision
+from portal_accounts.accounts.usernames import normalise_email
 from portal_accounts.audit import Actor
+from portal_accounts.dynamodb import TransactionCancelled, transaction
 from portal_accounts.errors import InvalidInput, NotFound
-from portal_accounts.identity import normalise_email
 from portal_accounts.models import AccountModel, CustomerModel
-from portal_accounts.store import TransactionCancelled, transaction
+from portal_accounts.search import index as search
 
 _NAME_FIELDS = ("first_name", "last_name")
 # What an account keeps of each of its customers (see customer_summary_entry).

@@ -16,13 +16,15 @@ from datetime import timedelta
 
 from pynamodb.expressions.condition import size
 
-from portal_accounts import audit, clients, clock, links, passwords
+from portal_accounts import audit, clients, clock
+from portal_accounts.accounts.usernames import normalise_email
 from portal_accounts.audit import Actor
-from portal_accounts.auth import password_changed_email
 from portal_accounts.config import get_settings
+from portal_accounts.credentials import links, passwords
+from portal_accounts.credentials.passwords import verify_password
+from portal_accounts.dynamodb import TransactionCancelled, transaction
 from portal_accounts.email import outbox
 from portal_accounts.errors import InvalidInput, InvalidLink, PasswordReused
-from portal_accounts.identity import normalise_email
 from portal_accounts.models import (
     AccountModel,
     LinkTokenModel,
@@ -30,8 +32,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
-from portal_accounts.passwords import verify_password
-from portal_accounts.store import TransactionCancelled, transaction
+from portal_accounts.signin.auth import password_changed_email
 from portal_accounts.validation import parse
 
 FORGOT_KIND = "forgot_password"

@@ -10,7 +10,7 @@ listing does not show it (a search still finds it). Run this once after the depl
 brings the index, with AWS credentials allowed to Scan and UpdateItem the accounts table:
 
     ACCOUNTS_TABLE=<the stack's accounts table> AWS_REGION=<region> \\
-        PYTHONPATH=shared python -m portal_accounts.backfill [--segment I --segments N]
+        PYTHONPATH=shared python -m portal_accounts.search.backfill [--segment I --segments N]
 
 It scans the table and sets the shard where it is missing or wrong, on the condition that
 the status is still the one scanned: a status written meanwhile came with its own shard.
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
-from portal_accounts import search
+from portal_accounts.dynamodb import condition_failed
 from portal_accounts.models import AccountModel, status_shard
-from portal_accounts.store import condition_failed
+from portal_accounts.search import index as search
 
 PROGRESS_EVERY = 1000
 
@@ -96,7 +96,9 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m portal_accounts.backfill", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m portal_accounts.search.backfill", description=__doc__
+    )
     parser.add_argument("--start-after", help="the last username a stopped run printed")
     parser.add_argument("--segment", type=int, help="this process's part of a parallel scan")
     parser.add_argument("--segments", type=int, help="how many parts the scan is split into")

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import secrets
 
-from portal_accounts import audit, passwords
-from portal_accounts.accounts import get_account
+from portal_accounts import audit
+from portal_accounts.accounts.customers import get_customer
+from portal_accounts.accounts.lifecycle import get_account
+from portal_accounts.accounts.usernames import username_or_none
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
-from portal_accounts.customers import get_customer
+from portal_accounts.credentials import passwords
+from portal_accounts.dynamodb import TransactionCancelled, transaction
 from portal_accounts.email import outbox
 from portal_accounts.errors import NotFound, NoValidEmail, TemporarilyUnavailable
-from portal_accounts.identity import username_or_none
 from portal_accounts.models import (
     AccountModel,
     AuditEventModel,
@@ -32,7 +34,6 @@ from portal_accounts.models import (
     ThrottleModel,
     login_throttle_key,
 )
-from portal_accounts.store import TransactionCancelled, transaction
 
 TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a mode name
 RESET_LINK = "reset_link"

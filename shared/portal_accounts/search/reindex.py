@@ -8,7 +8,7 @@ shards. This walks the accounts table and puts each account's derived data in li
 
     make reindex STACK=<stack> [ARGS="--check"]
     ACCOUNTS_TABLE=… SEARCH_TABLE=… AWS_REGION=… \\
-        PYTHONPATH=shared python -m portal_accounts.reindex [--check | --all] [options]
+        PYTHONPATH=shared python -m portal_accounts.search.reindex [--check | --all] [options]
 
 - `--check` reports every account that is behind, writing nothing: an entry of its words
   missing or holding other words, its record of what is indexed (`indexed_words`,
@@ -40,10 +40,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from portal_accounts import search
-from portal_accounts.backfill import fix
 from portal_accounts.models import AccountModel, SearchEntryModel, status_shard
 from portal_accounts.observability import logger
+from portal_accounts.search import index as search
+from portal_accounts.search.backfill import fix
 
 PROGRESS_EVERY = 1000
 # Accounts checked together: their entries are read in one BatchGetItem series.
@@ -274,7 +274,7 @@ def handle_repairs(event: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """1 when `--check` found an account behind (for a script to act on), else 0."""
     parser = argparse.ArgumentParser(
-        prog="python -m portal_accounts.reindex",
+        prog="python -m portal_accounts.search.reindex",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

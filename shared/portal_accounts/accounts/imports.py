@@ -32,10 +32,15 @@ from typing import cast
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
-from portal_accounts import accounts, clients, clock, revision, search
+from portal_accounts import clients, clock
+from portal_accounts.accounts import lifecycle as accounts
+from portal_accounts.accounts import revision
+from portal_accounts.accounts.customers import is_customer_id
+from portal_accounts.accounts.notifications import credentials_email
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
-from portal_accounts.customers import is_customer_id
+from portal_accounts.credentials.passwords import hash_password
+from portal_accounts.dynamodb import BUSY, system_fault
 from portal_accounts.email import outbox
 from portal_accounts.errors import (
     CustomerAlreadyLinked,
@@ -46,10 +51,8 @@ from portal_accounts.errors import (
     UsernameTaken,
 )
 from portal_accounts.models import CustomerModel, ImportModel
-from portal_accounts.notifications import credentials_email
 from portal_accounts.observability import logger
-from portal_accounts.passwords import hash_password
-from portal_accounts.store import BUSY, system_fault
+from portal_accounts.search import index as search
 
 MAX_CUSTOMERS = 1000
 # Rows per queue message: each costs an argon2 hash (a password nobody knows) and a

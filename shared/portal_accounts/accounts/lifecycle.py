@@ -16,15 +16,20 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from portal_accounts import audit, clock, passwords, revision, search, throttle
-from portal_accounts.audit import Actor
-from portal_accounts.config import get_settings
-from portal_accounts.customers import (
+from portal_accounts import audit, clock
+from portal_accounts.accounts import revision
+from portal_accounts.accounts.customers import (
     customer_summary_entry,
     get_customer,
     is_customer_id,
     summary_unchanged,
 )
+from portal_accounts.accounts.usernames import lookup_key, username_or_none
+from portal_accounts.audit import Actor
+from portal_accounts.config import get_settings
+from portal_accounts.credentials import passwords, throttle
+from portal_accounts.credentials.passwords import check_policy, hash_password
+from portal_accounts.dynamodb import TransactionCancelled, batch_get, transaction
 from portal_accounts.email.delivery import Undeliverable, undeliverable
 from portal_accounts.errors import (
     Conflict,
@@ -34,7 +39,6 @@ from portal_accounts.errors import (
     TooManyCustomers,
     UsernameTaken,
 )
-from portal_accounts.identity import lookup_key, username_or_none
 from portal_accounts.models import (
     AccountModel,
     CustomerModel,
@@ -43,8 +47,7 @@ from portal_accounts.models import (
     login_throttle_key,
     status_shard,
 )
-from portal_accounts.passwords import check_policy, hash_password
-from portal_accounts.store import TransactionCancelled, batch_get, transaction
+from portal_accounts.search import index as search
 
 MAX_USERNAME = 320  # the longest email address
 ACTIVE = "active"

@@ -7,11 +7,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from portal_accounts.accounts.usernames import lookup_key
 from portal_accounts.errors import InvalidInput
-from portal_accounts.identity import lookup_key
 from portal_accounts.models import STATUS_SHARDS, AccountModel, SearchEntryModel, status_shards
 from portal_accounts.pagination import Page, bad_cursor, check_key, decode_payload, encode_cursor
-from portal_accounts.search import (
+from portal_accounts.search.index import (
     account_words,
     all_words,
     entry_prefix,
