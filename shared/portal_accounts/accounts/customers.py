@@ -7,8 +7,7 @@ import uuid
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from portal_accounts import audit, clock
-from portal_accounts.accounts import revision
+from portal_accounts import audit, clock, revision
 from portal_accounts.accounts.usernames import normalise_email
 from portal_accounts.audit import Actor
 from portal_accounts.dynamodb import TransactionCancelled, transaction

@@ -32,9 +32,8 @@ from typing import cast
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
-from portal_accounts import clients, clock
+from portal_accounts import clients, clock, revision
 from portal_accounts.accounts import lifecycle as accounts
-from portal_accounts.accounts import revision
 from portal_accounts.accounts.customers import is_customer_id
 from portal_accounts.accounts.notifications import credentials_email
 from portal_accounts.audit import Actor

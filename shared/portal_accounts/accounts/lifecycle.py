@@ -16,8 +16,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from portal_accounts import audit, clock
-from portal_accounts.accounts import revision
+from portal_accounts import audit, clock, revision
 from portal_accounts.accounts.customers import (
     customer_summary_entry,
     get_customer,

@@ -17,8 +17,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from portal_accounts import clock
-from portal_accounts.accounts import revision
+from portal_accounts import clock, revision
 from portal_accounts.config import get_settings
 from portal_accounts.errors import PasswordMismatch, WeakPassword
 from portal_accounts.models import AccountModel, linked_customers
