@@ -1,7 +1,9 @@
 """Read template.yaml: parameters, resources, routes, and the functions' environment.
 
 CloudFormation's short tags (!Ref, !GetAtt, !Sub) are kept as small objects and resolved
-against the local names of resources (their logical ids).
+against the local names of resources (their logical ids). The template is read as
+CloudFormation hands it to the SAM transform: its Fn::ForEach loops written out
+(local.foreach); raw() is the file as written.
 """
 
 from __future__ import annotations
@@ -38,8 +40,17 @@ yaml.SafeLoader.add_multi_constructor("!", _tag)
 
 
 @lru_cache(maxsize=1)
-def load() -> dict:
+def raw() -> dict:
+    """template.yaml as written, loops and all."""
     return yaml.safe_load(TEMPLATE.read_text())
+
+
+@lru_cache(maxsize=1)
+def load() -> dict:
+    """template.yaml with its loops written out (every reader here wants the resources)."""
+    from local import foreach  # it imports Tag from here
+
+    return foreach.expand(raw())
 
 
 @dataclass
