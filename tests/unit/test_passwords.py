@@ -323,3 +323,32 @@ def test_the_password_is_never_stored_or_returned(desk):
     variant, params = argon2_parameters(account.password_hash)
     assert variant == "argon2id" and params["m"] >= 19456 and params["t"] >= 2
     assert passwords.verify_password(account.password_hash, "tramonto viola dietro le colline")
+
+
+# ---- what setting a password writes -------------------------------------------------------
+
+
+def test_a_temporary_password_expires_its_lifetime_after_it_was_set(desk, frozen_clock):
+    desk.create_account(desk.customer("Lucia", "Verdi", "lucia.verdi@example.com"))
+    frozen_clock.advance(hours=5)
+    answer = desk.set_password(
+        "lucia.verdi@example.com", "tramonto viola dietro le colline", temporary=True
+    )
+    assert answer["statusCode"] == 204
+    detail = desk.get_account("lucia.verdi@example.com")["json"]
+    assert detail["password_changed_at"] == "2026-01-01T14:00:00Z"  # when, not before
+    assert detail["password_expires_at"] == "2026-01-08T14:00:00Z"  # 7 days later, not before
+    assert detail["password_change_required"] is True
+
+
+def test_a_permanent_password_has_no_expiry_and_records_when_it_was_set(desk, frozen_clock):
+    desk.create_account(desk.customer("Lucia", "Verdi", "lucia.verdi@example.com"))
+    frozen_clock.advance(hours=5)
+    answer = desk.set_password(
+        "lucia.verdi@example.com", "tramonto viola dietro le colline", temporary=False
+    )
+    assert answer["statusCode"] == 204
+    detail = desk.get_account("lucia.verdi@example.com")["json"]
+    assert detail["password_changed_at"] == "2026-01-01T14:00:00Z"
+    assert detail["password_expires_at"] is None
+    assert detail["password_change_required"] is False
