@@ -115,7 +115,7 @@ NO_BYTECODE_NOTE := no python3.13 on this machine: the layer and the functions a
 build: sam-venv
 	$(if $(PYTHON_313),,@echo "make build: $(NO_BYTECODE_NOTE)" >&2)
 	LAMBDA_PYTHON="$(PYTHON_313)" PIP_PYTHON="$(abspath $(SAM_VENV)/bin/python)" \
-		$(SAM_VENV)/bin/sam build --template template.yaml --cache-dir .aws-sam/cache-$(BUILD_KIND)
+		$(SAM_VENV)/bin/sam build --language-extensions --template template.yaml --cache-dir .aws-sam/cache-$(BUILD_KIND)
 	@test -n "$$(find .aws-sam/build/DomainLayer -name '*aarch64*.so' | head -1)" || { echo "layer has no aarch64 wheels"; exit 1; }
 	@test -z "$$(find .aws-sam/build/DomainLayer -name '*x86_64*.so' | head -1)" || { echo "layer has x86_64 wheels"; exit 1; }
 ifneq ($(PYTHON_313),)

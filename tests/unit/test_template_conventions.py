@@ -320,13 +320,28 @@ def test_there_is_no_resource_a_function_would_need_a_vpc_to_reach():
         assert not VPC_RESOURCES.match(resource["Type"]), f"{name}: revisit .checkov.yaml"
 
 
-# ---- the loops (Fn::ForEach) -------------------------------------------------------------------
+# ---- the loops (Fn::ForEach): read before SAM, and scanned written out -------------------------
+
+
+def test_the_loops_are_written_out_before_sam_reads_the_template():
+    raw = template.raw()
+    # AWS::LanguageExtensions first: SAM's transform cannot read a loop.
+    assert raw["Transform"] == [foreach.LANGUAGE_EXTENSIONS, foreach.SERVERLESS]
+    assert template.load()["Transform"] == foreach.SERVERLESS
+    loops = {key: spec for key, spec in raw["Resources"].items() if foreach.is_loop(key)}
+    assert loops, "no loop left: the transform can go"
+    for key, (_, _, fragment) in loops.items():
+        # Only CloudFormation's own resources in a loop: a SAM resource (a function, an API)
+        # would need sam build and package to write the loop out themselves.
+        for output_key, resource in fragment.items():
+            assert not resource["Type"].startswith("AWS::Serverless::"), (key, output_key)
+    for section in ("Conditions", "Outputs", "Globals", "Parameters", "Mappings"):
+        assert not foreach.has_loops({"Resources": raw.get(section, {})}), section
 
 
 def test_checkov_scans_the_template_with_its_loops_written_out():
     # With a loop among the resources checkov cannot parse template.yaml (it scans nothing of
-    # it and still passes) or, reading it, skips SAM's Globals (docs/decisions.md, issue 13):
-    # it scans what local.foreach writes, the template as CloudFormation hands it to SAM.
+    # it and still passes) or, reading it, skips SAM's Globals (docs/decisions.md, issue 13).
     makefile = (template.ROOT / "Makefile").read_text()
     lint = makefile.split("\nlint:")[1].split("\n\n")[0]
     expanded = re.search(r"^EXPANDED_TEMPLATE := (\S+)$", makefile, re.MULTILINE)
@@ -337,16 +352,3 @@ def test_checkov_scans_the_template_with_its_loops_written_out():
     assert "-f $(EXPANDED_TEMPLATE)" in scan
     assert "-f template.yaml" not in scan
     assert lint.index(write) < lint.index(scan)
-
-
-def test_the_template_has_no_fn_foreach_loop_while_sam_cli_cannot_build_one():
-    # The alarms stay written out. checkov reads the loops written out (above), cfn-lint and
-    # `sam validate` read them, but SAM CLI 1.170 cannot build or package a template with a
-    # loop among its resources: `sam build` fails in SAM's translator ("'list' object has no
-    # attribute 'get'", the loop read as a resource), and `sam build --language-extensions`
-    # in SAM CLI's own expander, on !FindInMap [SendRates, !Ref SesMaxSendRate, ...] with
-    # SesMaxSendRate's number default ("Fn::FindInMap layout is incorrect"). `sam package`
-    # fails the same two ways. docs/decisions.md, 2026-12-07, issue 13.
-    raw = template.raw()
-    assert raw["Transform"] == foreach.SERVERLESS
-    assert not foreach.has_loops(raw)
