@@ -65,7 +65,9 @@ BUDGET: dict[str, Budget] = {
         "session+audit+throttle cleared",
     ),
     "login (wrong password)": Budget(
-        3, "BatchGetItem account+throttle; UpdateItem reserving the attempt; PutItem audit"
+        3,
+        "BatchGetItem account+throttle; UpdateItem reserving the attempt; "
+        "TransactWriteItems failure+audit",
     ),
     "authorizer (valid session)": Budget(1, "BatchGetItem session+account"),
     "authorizer (touch due)": Budget(
