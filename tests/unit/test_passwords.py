@@ -352,3 +352,5 @@ def test_a_permanent_password_has_no_expiry_and_records_when_it_was_set(desk, fr
     assert detail["password_changed_at"] == "2026-01-01T14:00:00Z"
     assert detail["password_expires_at"] is None
     assert detail["password_change_required"] is False
+    # The detail hides an expiry while the password is not temporary: none is stored either.
+    assert AccountModel.get("lucia.verdi@example.com").password_expires_at is None
