@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal_accounts.accounts import usernames as identity
+from portal_accounts import usernames as identity
 from tests.unit.clients import GOOD_PASSWORD
 
 MARIA = "maria.rossi@example.com"

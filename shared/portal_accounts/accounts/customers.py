@@ -8,12 +8,12 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock, revision
-from portal_accounts.accounts.usernames import normalise_email
 from portal_accounts.audit import Actor
 from portal_accounts.dynamodb import TransactionCancelled, transaction
 from portal_accounts.errors import InvalidInput, NotFound
 from portal_accounts.models import AccountModel, CustomerModel
 from portal_accounts.search import index as search
+from portal_accounts.usernames import normalise_email
 
 _NAME_FIELDS = ("first_name", "last_name")
 # What an account keeps of each of its customers (see customer_summary_entry).

@@ -23,7 +23,6 @@ from portal_accounts.accounts.customers import (
     is_customer_id,
     summary_unchanged,
 )
-from portal_accounts.accounts.usernames import lookup_key, username_or_none
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.credentials import passwords, throttle
@@ -47,6 +46,7 @@ from portal_accounts.models import (
     status_shard,
 )
 from portal_accounts.search import index as search
+from portal_accounts.usernames import lookup_key, username_or_none
 
 MAX_USERNAME = 320  # the longest email address
 ACTIVE = "active"

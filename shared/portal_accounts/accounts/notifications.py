@@ -20,7 +20,6 @@ import secrets
 from portal_accounts import audit
 from portal_accounts.accounts.customers import get_customer
 from portal_accounts.accounts.lifecycle import get_account
-from portal_accounts.accounts.usernames import username_or_none
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.credentials import passwords
@@ -34,6 +33,7 @@ from portal_accounts.models import (
     ThrottleModel,
     login_throttle_key,
 )
+from portal_accounts.usernames import username_or_none
 
 TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a mode name
 RESET_LINK = "reset_link"

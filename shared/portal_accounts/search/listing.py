@@ -7,7 +7,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TypeGuard
 
-from portal_accounts.accounts.usernames import lookup_key
 from portal_accounts.errors import InvalidInput
 from portal_accounts.models import STATUS_SHARDS, AccountModel, SearchEntryModel, status_shards
 from portal_accounts.pagination import Page, bad_cursor, check_key, decode_payload, encode_cursor
@@ -22,6 +21,7 @@ from portal_accounts.search.index import (
     partition_of,
     words_of,
 )
+from portal_accounts.usernames import lookup_key
 
 # Index entries one search page reads at most (a few KB: one or two read units), in at
 # most MAX_SEARCH_ROUNDS Queries that read entries (another round only when entries were

@@ -30,7 +30,6 @@ from pynamodb.expressions.update import Action
 
 from portal_accounts import audit, clock
 from portal_accounts.accounts.lifecycle import get_account
-from portal_accounts.accounts.usernames import lookup_key
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.credentials import passwords, throttle
@@ -68,6 +67,7 @@ from portal_accounts.models import (
     linked_customers,
     login_throttle_key,
 )
+from portal_accounts.usernames import lookup_key
 
 GENERIC_FAILURE = "The username or the password is not correct."
 

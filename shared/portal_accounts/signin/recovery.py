@@ -17,7 +17,6 @@ from datetime import timedelta
 from pynamodb.expressions.condition import size
 
 from portal_accounts import audit, clients, clock
-from portal_accounts.accounts.usernames import normalise_email
 from portal_accounts.audit import Actor
 from portal_accounts.config import get_settings
 from portal_accounts.credentials import links, passwords
@@ -33,6 +32,7 @@ from portal_accounts.models import (
     login_throttle_key,
 )
 from portal_accounts.signin.auth import password_changed_email
+from portal_accounts.usernames import normalise_email
 from portal_accounts.validation import parse
 
 FORGOT_KIND = "forgot_password"
