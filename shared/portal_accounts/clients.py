@@ -6,7 +6,7 @@ functions never send to SQS or SES, and `import boto3` would add to every cold s
 
 - `sqs()`: the queues (emails, imports, index repairs).
 - `ses()`: SES v2, the email sender's.
-- `dynamodb()`: a PynamoDB connection for what spans tables (store.py's transactions and
+- `dynamodb()`: a PynamoDB connection for what spans tables (dynamodb.py's transactions and
   batches); each model's own connection is PynamoDB's (`Model._get_connection()`).
 - `idempotency_store()`: Powertools' DynamoDB persistence layer, the sender's idempotency.
 

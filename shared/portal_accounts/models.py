@@ -126,7 +126,7 @@ class AccountModel(Model):
     # purpose -> hash of the one live link token (reset, set_password): a new link
     # replaces the old one, so older links stop working (see links.py).
     live_links: MapAttribute[str, Any] = MapAttribute(default=dict)
-    # What the search index holds for this account right now (see search.py).
+    # What the search index holds for this account right now (see search/index.py).
     last_forgot_at = UTCDateTimeAttribute(null=True)
     indexed_words = UnicodeSetAttribute(null=True)
     indexed_status = UnicodeAttribute(null=True)
