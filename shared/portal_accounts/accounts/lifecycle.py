@@ -9,7 +9,7 @@ another request's write landed in between, it reads again and decides again
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 from pynamodb.expressions.condition import Condition
@@ -126,11 +126,7 @@ def new_account(
         password_hash=password_hash,
         password_temporary=temporary,
         password_changed_at=now,
-        password_expires_at=(
-            now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
-            if temporary
-            else None
-        ),
+        password_expires_at=passwords.temporary_until(now) if temporary else None,
         credential_version=1,
         revision=1,
         created_at=now,

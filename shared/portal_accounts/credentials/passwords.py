@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -147,7 +147,7 @@ def confirm(password: str, confirmation: str, *, field: str = "password") -> Non
         )
 
 
-def account_names(account: AccountModel) -> list[str]:
+def _account_names(account: AccountModel) -> list[str]:
     """Names a password must not contain: every customer linked to the login."""
     return [
         name
@@ -161,7 +161,12 @@ def check_for(account: AccountModel, password: str, *, field: str = "password") 
 
     A customer linked or renamed after the read brings new words, so a write that follows
     this check is conditioned on the account's revision (revision.py)."""
-    check_policy(password, username=account.username, names=account_names(account), field=field)
+    check_policy(password, username=account.username, names=_account_names(account), field=field)
+
+
+def temporary_until(now: datetime) -> datetime:
+    """When a temporary password set at `now` stops working."""
+    return now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
 
 
 def set_actions(password: str, *, temporary: bool, new_version: bool = True) -> list[Action]:
@@ -171,12 +176,11 @@ def set_actions(password: str, *, temporary: bool, new_version: bool = True) -> 
     password ends) and the revision; False only where the write fills in a password an
     earlier write already announced (the emailed temporary password: email/issuing.py)."""
     now = clock.now()
-    expires = now + timedelta(seconds=get_settings().temporary_password_ttl_seconds)
     actions: list[Action] = [
         AccountModel.password_hash.set(hash_password(password)),
         AccountModel.password_temporary.set(temporary),
         AccountModel.password_changed_at.set(now),
-        AccountModel.password_expires_at.set(expires)
+        AccountModel.password_expires_at.set(temporary_until(now))
         if temporary
         else AccountModel.password_expires_at.remove(),
     ]
