@@ -29,6 +29,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from portal_accounts import clock
+from portal_accounts.dynamodb import condition_failed
 from portal_accounts.email.outbox import BOUNCED, COMPLAINED, DELIVERED, FAILED, QUEUED, SENT
 from portal_accounts.models import CustomerModel, EmailLogModel, EmailRefModel
 from portal_accounts.observability import count, logger
@@ -188,7 +189,7 @@ def apply(event: dict) -> str:
             condition=EmailLogModel.username.exists() & EmailLogModel.status.is_in(*change.after),
         )
     except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise  # AWS's fault: the invocation fails and is retried
         logger.info(
             "delivery event changes nothing",

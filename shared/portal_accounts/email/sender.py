@@ -42,6 +42,7 @@ from pynamodb.expressions.update import Action
 
 from portal_accounts import clients, clock
 from portal_accounts.config import get_settings
+from portal_accounts.dynamodb import condition_failed
 from portal_accounts.email import delivery, outbox
 from portal_accounts.email.outbox import EmailRequest
 from portal_accounts.email.templates import (
@@ -154,8 +155,8 @@ def _mark(request: EmailRequest, **changes) -> None:
 # The statuses a send may still be marked "sent" from: a delivery event (delivery.py) that
 # landed first is a later state, never overwritten.
 SENDABLE = (outbox.QUEUED, outbox.FAILED)
-# Statuses that say SES took the email: it is never sent again.
-ACCEPTED = (outbox.SENT, outbox.DELIVERED, outbox.BOUNCED, outbox.COMPLAINED)
+# Statuses that say SES took the email (sent and every state after it): never sent again.
+ACCEPTED = delivery.ORDER[delivery.ORDER.index(outbox.SENT) :]
 
 
 def _mark_sent(request: EmailRequest) -> None:
@@ -168,7 +169,7 @@ def _mark_sent(request: EmailRequest) -> None:
             condition=EmailLogModel.status.does_not_exist() | EmailLogModel.status.is_in(*SENDABLE),
         )
     except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         entry.update(actions=done)
 
