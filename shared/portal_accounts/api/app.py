@@ -346,10 +346,13 @@ def lambda_handler(
     def handler(event: dict, context: LambdaContext) -> dict:
         started = time.perf_counter()
         status, problem_type = 500, None  # what a bug (raised, below) leaves
+        found = _route_of(calls, event)  # by method and path, which admitting leaves as they are
         try:
             try:
                 event = _admitted(event, max_body_bytes)
-                call, match = _route_of(calls, event)
+                if found is None:
+                    raise NotFound("There is no such route.")
+                call, match = found
                 if call.route.scope:
                     require_scope(event, call.route.scope)
                 result = call.route.function(**call.arguments(event, match))
@@ -370,7 +373,8 @@ def lambda_handler(
             return answer
         finally:
             log_request(
-                route=_route_key(calls, event),
+                # The route as the template names it, never its path (it holds usernames).
+                route=found[0].route.key if found else None,
                 status=status,
                 started=started,
                 actor_type=actor_type_of(event),
@@ -390,37 +394,39 @@ def _unavailable(error: TemporarilyUnavailable, code: str) -> Response:
     return from_domain_error(error)
 
 
-def _route_key(calls: list[_Call], event: dict) -> str | None:
-    """The request's route as the template names it (`PUT /operator/accounts/{username}/
-    password`), never its path, which holds usernames; None if it matches no route."""
-    try:
-        call, _ = _route_of(calls, event)
-    except NotFound:
-        return None
-    return call.route.key
+def _authorizer(event: dict) -> dict:
+    """What the API's authorizer passed: `jwt` claims (operator API) or a `lambda` context."""
+    return (event.get("requestContext") or {}).get("authorizer") or {}
+
+
+def _session_unavailable(context: object) -> bool:
+    """The session authorizer could not check the session (AWS's fault): a 503.
+
+    A context's booleans arrive as JSON booleans; "true" is read the same, to be safe."""
+    return isinstance(context, dict) and str(context.get("unavailable")).lower() == "true"
 
 
 def actor_type_of(event: dict) -> str:
     """Who sent the request, as the authorizers said: an operator (a JWT's subject), a
     customer (a session the session authorizer passed), or nobody known."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    authorizer = _authorizer(event)
     claims = (authorizer.get("jwt") or {}).get("claims")
     if isinstance(claims, dict) and claims.get("sub"):
         return "operator"
     context = authorizer.get("lambda")
-    if isinstance(context, dict) and context and str(context.get("unavailable")).lower() != "true":
+    if isinstance(context, dict) and context and not _session_unavailable(context):
         return "customer"
     return "anonymous"
 
 
-def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match]:
+def _route_of(calls: list[_Call], event: dict) -> tuple[_Call, re.Match] | None:
     method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
     path = str(event.get("rawPath") or "")
     for call in calls:
         match = call.pattern.fullmatch(path)
         if match and call.route.method == method:
             return call, match
-    raise NotFound("There is no such route.")
+    return None
 
 
 def _answer(result: Any) -> dict:
@@ -460,10 +466,7 @@ def _admitted(event: dict, max_body_bytes: int = MAX_BODY_BYTES) -> dict:
     """
     if str(event.get("rawPath", "")).startswith(OPERATOR_PREFIX):
         operator_actor_of(event)
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    context = authorizer.get("lambda")
-    # A context's booleans arrive as JSON booleans; read "true" the same, to be safe.
-    if isinstance(context, dict) and str(context.get("unavailable")).lower() == "true":
+    if _session_unavailable(_authorizer(event).get("lambda")):
         raise TemporarilyUnavailable(BUSY)
     body = event.get("body") or ""
     if not body:
@@ -505,17 +508,15 @@ def _size_of(body: str, base64_encoded: bool, limit: int = MAX_BODY_BYTES) -> in
 
 def session_principal_of(event: dict) -> Principal:
     """The storefront session behind a raw event, as the session authorizer passed it."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     try:
-        return Principal.from_context(authorizer.get("lambda") or {})
+        return Principal.from_context(_authorizer(event).get("lambda") or {})
     except (KeyError, ValueError, TypeError, AttributeError):
         raise AuthenticationFailed("A storefront session is required.") from None
 
 
 def operator_actor_of(event: dict) -> Actor:
     """The operator behind a raw event, from the JWT authorizer's claims."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    claims = (_authorizer(event).get("jwt") or {}).get("claims") or {}
     if not isinstance(claims, dict) or not claims.get("sub"):
         raise AuthenticationFailed("An operator token is required.")
     return Actor(type="operator", id=str(claims["sub"]), email=claims.get("email"))
@@ -541,7 +542,7 @@ def token_scopes(event: dict) -> set[str]:
     space-separated, `scp` (Entra ID and others) too, or an array rendered "[a b]". It also
     lists them in jwt.scopes, but only on routes that declare AuthorizationScopes.
     """
-    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
+    jwt = _authorizer(event).get("jwt") or {}
     claims = jwt.get("claims") or {}
     found = {str(name) for name in jwt.get("scopes") or []}
     for claim in ("scope", "scp"):
