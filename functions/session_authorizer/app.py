@@ -51,7 +51,7 @@ def handler(event: dict, context: object) -> dict:
     try:
         decision, reason, answer = _decide(event)
         return answer
-    except _Denied:
+    except AuthenticationFailed:
         decision, reason = DENY, NO_SESSION
         # API Gateway answers 401 when an authorizer fails with exactly this message.
         raise Exception("Unauthorized") from None
@@ -69,15 +69,11 @@ def handler(event: dict, context: object) -> dict:
         )
 
 
-class _Denied(Exception):
-    """No valid session: the 401."""
-
-
 def _decide(event: dict) -> tuple[str, str | None, dict]:
     try:
         principal = authenticate(_bearer(event.get("headers") or {}))
     except AuthenticationFailed:
-        raise _Denied from None
+        raise  # no valid session: the 401 (above), not a fault below
     except TemporarilyUnavailable as error:  # DynamoDB kept keys unprocessed
         return UNAVAILABLE, error.type, _unavailable(error.type)
     except Exception as error:
