@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -28,7 +28,6 @@ from portal_accounts.config import get_settings
 from portal_accounts.credentials import passwords, throttle
 from portal_accounts.credentials.passwords import check_policy, hash_password
 from portal_accounts.dynamodb import TransactionCancelled, batch_get, transaction
-from portal_accounts.email.delivery import Undeliverable, undeliverable
 from portal_accounts.errors import (
     Conflict,
     CustomerAlreadyLinked,
@@ -47,6 +46,9 @@ from portal_accounts.models import (
 )
 from portal_accounts.search import index as search
 from portal_accounts.usernames import lookup_key, username_or_none
+
+if TYPE_CHECKING:
+    from portal_accounts.email.delivery import Undeliverable
 
 MAX_USERNAME = 320  # the longest email address
 ACTIVE = "active"
@@ -388,5 +390,8 @@ def detail(username: str, *, recent: int = 10) -> AccountDetail:
     account = get_account(username)
     locked_until, locked_out = throttle.state(login_throttle_key(account.username), clock.now())
     events = audit.list_events(audit.account_subject(account.username), limit=recent, cursor=None)
-    bounced = undeliverable(account.username, list(account.customers or {}))
+    # Imported here: the detail alone needs it, and the login imports this module.
+    from portal_accounts.email.delivery import undeliverable
+
+    bounced = undeliverable(account.username, list(linked_customers(account)))
     return AccountDetail(account, locked_until, locked_out, events.items, bounced)
