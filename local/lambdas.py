@@ -67,7 +67,7 @@ class Function:
 
     @classmethod
     def from_template(cls, logical_id: str, resource: dict) -> Function:
-        handler = resource["Properties"].get("Handler", "app.handler")
+        handler = template.handler_of(resource)
         return cls(
             logical_id=logical_id,
             module=template.module_of(resource),

@@ -112,10 +112,14 @@ def _list(value: object, names: dict[str, str]) -> list[str]:
     return [str(resolve(value, names))]
 
 
+def handler_of(function: dict) -> str:
+    """The function's Handler ("app.handler"): its own, else the template's Globals'."""
+    return function["Properties"].get("Handler") or load()["Globals"]["Function"]["Handler"]
+
+
 def module_of(function: dict) -> str:
     code_uri = function["Properties"]["CodeUri"].strip("/").replace("/", ".")
-    handler_module = function["Properties"].get("Handler", "app.handler").rsplit(".", 1)[0]
-    return f"{code_uri}.{handler_module}"
+    return f"{code_uri}.{handler_of(function).rsplit('.', 1)[0]}"
 
 
 def _pattern(path: str) -> re.Pattern:

@@ -52,7 +52,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -334,18 +334,8 @@ class Summary:
         return " ".join(parts)
 
 
-_OPTIONAL_FIELDS = (
-    "email_id",
-    "username",
-    "to",
-    "locale",
-    "queued_at",
-    "import_id",
-    "rows",
-    "event_at",
-    "email_ref",
-    "bounce_type",
-)
+# What a summary shows only when the message had it: Summary's fields that default to None.
+_OPTIONAL_FIELDS = tuple(f.name for f in fields(Summary) if f.default is None)
 
 
 def summarise(dlq: DeadLetterQueue, message: dict, *, show_addresses: bool = False) -> Summary:

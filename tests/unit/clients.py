@@ -25,7 +25,7 @@ import re
 import uuid
 from contextlib import contextmanager
 from functools import lru_cache
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote
 
 import boto3
 from botocore.exceptions import ClientError
@@ -615,10 +615,6 @@ def link_in(email: dict) -> tuple[str, str]:
     [(link, token)] = set(LINK.findall(email["text"]))
     assert link in email["html"]
     return link, token
-
-
-def token_of(link: str) -> str:
-    return parse_qs(urlparse(link).query)["token"][0]
 
 
 # ---- DynamoDB rules moto leaves out ------------------------------------------------------

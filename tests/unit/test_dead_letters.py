@@ -53,7 +53,7 @@ IMPORT = json.dumps({"import_id": "imp-20261207-abc", "customer_ids": ["c-1", "c
 
 
 @pytest.fixture
-def names(_module_aws, clean_aws, monkeypatch):
+def names(clean_aws, monkeypatch):
     for key in (
         "DLQ_URL",
         "AWS_ENDPOINT_URL",
@@ -64,7 +64,7 @@ def names(_module_aws, clean_aws, monkeypatch):
         "EMAIL_EVENTS_FUNCTION",
     ):
         monkeypatch.delenv(key, raising=False)
-    return _module_aws
+    return clean_aws
 
 
 @pytest.fixture(autouse=True)

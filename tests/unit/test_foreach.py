@@ -294,8 +294,9 @@ def test_the_project_template_reads_as_written_out():
     assert loaded == expand(raw)
 
 
-# The per-function and per-table alarms as two loops (AWS::LanguageExtensions): what they
-# write out is exactly what template.yaml writes by hand (docs/decisions.md, issue 13).
+# A copy of template.yaml's two alarm loops (per function, per table), expanded here on
+# their own: they write out exactly the alarms the template holds, so a change to the
+# loops or to the expander shows here (docs/decisions.md, issue 13).
 ALARM_LOOPS = """
 Resources:
   "Fn::ForEach::TableThrottleAlarms":
