@@ -104,9 +104,7 @@ def targets() -> list[Target]:
 def lambda_environment(function: str) -> dict[str, str]:
     """What Lambda sets for this function, with names of the local emulation."""
     region = environment.FAKE_AWS["AWS_REGION"]
-    names = {name: name for name in template.resources("AWS::DynamoDB::Table")}
-    for queue in template.resources("AWS::SQS::Queue"):
-        names[queue] = f"https://sqs.{region}.amazonaws.com/123456789012/{queue}"
+    names = template.emulated_names(region)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",

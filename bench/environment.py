@@ -41,14 +41,8 @@ def prepare() -> None:
 
     from local import template
 
-    names = {name: name for name in template.resources("AWS::DynamoDB::Table")}
-    for queue in template.resources("AWS::SQS::Queue"):
-        names[queue] = f"https://sqs.{FAKE_AWS['AWS_REGION']}.amazonaws.com/123456789012/{queue}"
-    functions = template.resources("AWS::Serverless::Function")
-    # Every function gets the same table and queue variables from the template's Globals.
-    for key, value in template.function_environment(next(iter(functions)), names).items():
-        if key.endswith(("_TABLE", "_QUEUE_URL")):
-            os.environ[key] = value
+    names = template.emulated_names(FAKE_AWS["AWS_REGION"])
+    os.environ.update(template.required_environment(names))
     _prepared = True
 
 

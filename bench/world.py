@@ -15,13 +15,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import boto3
-from moto import mock_aws
 
 from functions.operator_create_account.app import handler as create_account_handler
 from functions.operator_create_customer.app import handler as create_customer_handler
-from local import resources
 from portal_accounts.config import get_settings
-from tests.helpers import call
+from tests.helpers import call, template_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 # Passphrases that pass the policy for every customer made here.
@@ -33,17 +31,9 @@ OTHER_GOOD_PASSWORD = "tramonto viola dietro le colline"
 def emulated_aws() -> Iterator[dict[str, str]]:
     """moto in this process, with every table and queue of template.yaml, and the sender's
     address verified in SES. Yields logical id -> name (queues: URL)."""
-    with mock_aws():
-        names = resources.create_all()
-        os.environ["EMAIL_QUEUE_URL"] = names["EmailQueue"]
-        os.environ["EMAIL_BULK_QUEUE_URL"] = names["BulkEmailQueue"]
-        os.environ["EMAIL_DEAD_LETTER_QUEUE_URL"] = names["EmailDeadLetterQueue"]
-        get_settings.cache_clear()
+    with template_aws() as names:
         boto3.client("ses").verify_email_identity(EmailAddress=get_settings().sender_email_address)
-        try:
-            yield names
-        finally:
-            get_settings.cache_clear()
+        yield names
 
 
 def expect(response: dict, status: int, what: str) -> dict:

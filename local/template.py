@@ -164,3 +164,23 @@ def function_environment(function_name: str, names: dict[str, str]) -> dict[str,
     function = template["Resources"][function_name]
     variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
     return {key: str(resolve(value, names)) for key, value in variables.items()}
+
+
+def emulated_names(region: str, account: str = "123456789012") -> dict[str, str]:
+    """Logical id -> name, as an emulation in this process gives them: a table by its
+    logical id (as the local stack names it), a queue by the URL moto gives it."""
+    names = {name: name for name in resources("AWS::DynamoDB::Table")}
+    for queue in resources("AWS::SQS::Queue"):
+        names[queue] = f"https://sqs.{region}.amazonaws.com/{account}/{queue}"
+    return names
+
+
+def required_environment(names: dict[str, str]) -> dict[str, str]:
+    """The table and queue variables every function gets from Globals (config's Required
+    settings), resolved with `names`."""
+    first = next(iter(resources("AWS::Serverless::Function")))
+    return {
+        key: value
+        for key, value in function_environment(first, names).items()
+        if key.endswith(("_TABLE", "_QUEUE_URL"))
+    }

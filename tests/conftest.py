@@ -21,16 +21,11 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from local import template
 
-_NAMES = {name: name for name in template.resources("AWS::DynamoDB::Table")}
-for _queue in template.resources("AWS::SQS::Queue"):
-    _NAMES[_queue] = f"https://sqs.eu-south-1.amazonaws.com/123456789012/{_queue}"
-for _key, _value in template.function_environment("EmailSenderFunction", _NAMES).items():
-    if _key.endswith(("_TABLE", "_QUEUE_URL")):
-        os.environ[_key] = _value
+os.environ.update(template.required_environment(template.emulated_names("eu-south-1")))
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.helpers import template_aws  # noqa: E402
+from tests.helpers import template_aws
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.sqs.models import sqs_backends
 
+from local import template
 from portal_accounts.config import get_settings
 
 # An operator token with both scopes (the defaults of OperatorScopes and OperatorAdminScopes).
@@ -91,21 +92,14 @@ def call(handler, method: str, path: str, **kwargs) -> dict:
 
 # ---- the template's AWS in moto -----------------------------------------------------------
 
-# The environment variable each queue's URL reaches the functions in, as template.yaml sets it.
-QUEUE_URL_VARIABLES = {
-    "EMAIL_QUEUE_URL": "EmailQueue",
-    "EMAIL_BULK_QUEUE_URL": "BulkEmailQueue",
-    "EMAIL_DEAD_LETTER_QUEUE_URL": "EmailDeadLetterQueue",
-    "INDEX_REPAIR_QUEUE_URL": "IndexRepairQueue",
-    "IMPORT_QUEUE_URL": "ImportQueue",
-}
 
-
-def use_queues(names: dict[str, str]) -> None:
-    """The functions' queue URLs set to the queues `resources.create_all()` made."""
-    for variable, queue in QUEUE_URL_VARIABLES.items():
-        os.environ[variable] = names[queue]
+def use_queues(names: dict[str, str]) -> dict[str, str]:
+    """The functions' table and queue variables set to what `resources.create_all()` made;
+    returns them."""
+    variables = template.required_environment(names)
+    os.environ.update(variables)
     get_settings.cache_clear()
+    return variables
 
 
 @contextmanager

@@ -18,10 +18,10 @@ import pytest
 from moto.moto_api._internal import moto_api_backend
 
 from local import aws as local_aws
-from local import resources
+from local import resources, template
 from portal_accounts import clients, clock
 from portal_accounts.config import get_settings
-from tests.helpers import QUEUE_URL_VARIABLES, empty_every_table_and_queue, use_queues
+from tests.helpers import empty_every_table_and_queue, use_queues
 from tests.unit.clients import Desk, Operator, Postman, Shop, open_mailbox
 
 
@@ -95,13 +95,13 @@ def moto_server():
     against other threads; the server serialises requests the way DynamoDB makes each of
     them atomic, so racing threads exercise our conditions, not moto's.
     """
-    keys = ("AWS_ENDPOINT_URL", *QUEUE_URL_VARIABLES)
-    saved = {key: os.environ.get(key) for key in keys}
+    saved = {"AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL")}
     clients.reset()  # every client connects again, where the environment says
     server = local_aws.start()
     try:
         moto_api_backend.reset()  # the server serves moto's process-wide state
         names = resources.create_all()
+        saved |= {key: os.environ.get(key) for key in template.required_environment(names)}
         use_queues(names)
         yield MotoServer(server.endpoint_url, names)
     finally:
