@@ -78,6 +78,8 @@ GENERATED_PASSWORD = re.compile(r"\b[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){4}\b")
 # A passphrase that passes the policy for every customer used in these tests.
 GOOD_PASSWORD = "lanterna verde sul molo antico"
 OTHER_GOOD_PASSWORD = "tramonto viola dietro le colline"
+THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
+FOURTH_GOOD_PASSWORD = "cammello curioso nel deserto rosa"
 
 
 def enc(value: str) -> str:

@@ -23,6 +23,7 @@ from tests.metrics import captured, metric_names, values_of
 from tests.unit.clients import (
     GOOD_PASSWORD,
     OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
     UNAUTHORIZED,
     authorize,
     link_in,
@@ -31,7 +32,6 @@ from tests.unit.clients import (
 
 MARIO = "mario.rossi@example.com"
 WRONG = "not the right password at all"
-THIRD_PASSWORD = "girasole stanco sul balcone azzurro"
 LOGIN_METRICS = {"LoginSucceeded", "LoginFailed", "LoginThrottled", "LoginLocked"}
 
 
@@ -236,10 +236,10 @@ def test_a_reset_counts_the_link_used_and_the_password_changed(shop, postman, ma
     postman.drain()
     _, token = link_in(postman.sent_to(MARIO)[-1])
     with captured() as emitted:
-        assert shop.reset(token, THIRD_PASSWORD, "another one")["statusCode"] == 422
+        assert shop.reset(token, THIRD_GOOD_PASSWORD, "another one")["statusCode"] == 422
     assert "ResetLinkUsed" not in emitted.totals and "PasswordChanged" not in emitted.totals
     with captured() as emitted:
-        assert shop.reset(token, THIRD_PASSWORD)["statusCode"] == 204
+        assert shop.reset(token, THIRD_GOOD_PASSWORD)["statusCode"] == 204
     # ...and the "password changed" notice queued by the same request.
     assert values_of(only_line(emitted)) == {
         "ResetLinkUsed": 1,
@@ -247,7 +247,7 @@ def test_a_reset_counts_the_link_used_and_the_password_changed(shop, postman, ma
         "EmailQueued": 1,
     }
     with captured() as emitted:
-        assert shop.reset(token, THIRD_PASSWORD)["statusCode"] == 410  # used
+        assert shop.reset(token, THIRD_GOOD_PASSWORD)["statusCode"] == 410  # used
     assert emitted.totals == {}
 
 
@@ -266,11 +266,11 @@ def test_the_reset_page_counts_a_saved_password_like_the_api(shop, postman, mari
     assert shop.forgot(MARIO)["statusCode"] == 202
     postman.drain()
     _, token = link_in(postman.sent_to(MARIO)[-1])
-    refused = {"token": token, "password": THIRD_PASSWORD, "password_confirmation": "other"}
+    refused = {"token": token, "password": THIRD_GOOD_PASSWORD, "password_confirmation": "other"}
     with captured() as emitted:
         assert page_post(refused)["statusCode"] == 422
     assert emitted.totals == {}
-    saved = {**refused, "password_confirmation": THIRD_PASSWORD}
+    saved = {**refused, "password_confirmation": THIRD_GOOD_PASSWORD}
     with captured() as emitted:
         assert page_post(saved)["statusCode"] == 200
     assert values_of(only_line(emitted)) == {
@@ -286,20 +286,20 @@ def test_the_reset_page_counts_a_saved_password_like_the_api(shop, postman, mari
 def test_a_customers_change_of_password_is_counted(shop, mario, frozen_clock):
     token = shop.token(MARIO, GOOD_PASSWORD)
     with captured() as emitted:
-        assert shop.change_password(token, WRONG, THIRD_PASSWORD)["statusCode"] == 403
+        assert shop.change_password(token, WRONG, THIRD_GOOD_PASSWORD)["statusCode"] == 403
     assert "PasswordChanged" not in emitted.totals
     with captured() as emitted:
-        assert shop.change_password(token, GOOD_PASSWORD, THIRD_PASSWORD)["statusCode"] == 204
+        assert shop.change_password(token, GOOD_PASSWORD, THIRD_GOOD_PASSWORD)["statusCode"] == 204
     assert emitted.totals["PasswordChanged"] == 1
     assert values_of(emitted.documents[-1]) == {"PasswordChanged": 1, "EmailQueued": 1}
 
 
 def test_an_operators_password_is_counted(desk, mario):
     with captured() as emitted:
-        assert desk.set_password(MARIO, THIRD_PASSWORD, "not the same")["statusCode"] == 422
+        assert desk.set_password(MARIO, THIRD_GOOD_PASSWORD, "not the same")["statusCode"] == 422
     assert emitted.totals == {}
     with captured() as emitted:
-        assert desk.set_password(MARIO, THIRD_PASSWORD)["statusCode"] == 204
+        assert desk.set_password(MARIO, THIRD_GOOD_PASSWORD)["statusCode"] == 204
     assert values_of(only_line(emitted)) == {"PasswordChanged": 1}
 
 
@@ -345,7 +345,7 @@ def test_the_names_the_alarms_read(shop, desk, operator, postman, mario, frozen_
         operator.reset_password(customer_id, {"mode": "reset_link"})
         postman.drain()
         _, link = link_in(postman.sent_to(MARIO)[-1])
-        shop.reset(link, THIRD_PASSWORD)
+        shop.reset(link, THIRD_GOOD_PASSWORD)
         desk.set_password(MARIO, OTHER_GOOD_PASSWORD)
         assert token
     names = {name for document in emitted.documents for name in metric_names(document)}

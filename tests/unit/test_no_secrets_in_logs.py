@@ -18,11 +18,16 @@ import pytest
 
 from portal_accounts.models import AccountModel
 from tests.logs import captured
-from tests.unit.clients import GENERATED_PASSWORD, GOOD_PASSWORD, OTHER_GOOD_PASSWORD, link_in
+from tests.unit.clients import (
+    FOURTH_GOOD_PASSWORD,
+    GENERATED_PASSWORD,
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
+    link_in,
+)
 
 MARIA = "maria.rossi@example.com"
-THIRD_PASSWORD = "girasole stanco sul balcone azzurro"
-FOURTH_PASSWORD = "cammello curioso nel deserto rosa"
 
 
 def sha256(text: str) -> str:
@@ -58,7 +63,7 @@ class Secrets:
 
 
 def run_the_flow(desk, operator, shop, postman, secrets: Secrets) -> None:
-    secrets.add(GOOD_PASSWORD, OTHER_GOOD_PASSWORD, THIRD_PASSWORD, FOURTH_PASSWORD)
+    secrets.add(GOOD_PASSWORD, OTHER_GOOD_PASSWORD, THIRD_GOOD_PASSWORD, FOURTH_GOOD_PASSWORD)
     customer_id = desk.customer("Maria", "Rossi", MARIA)
     created = desk.create_account(customer_id, password=GOOD_PASSWORD, temporary=True)
     assert created["statusCode"] == 201, created
@@ -76,14 +81,14 @@ def run_the_flow(desk, operator, shop, postman, secrets: Secrets) -> None:
     secrets.add(token)
     assert shop.me(token)["statusCode"] == 200
     assert shop.login(MARIA, "a wrong password, logged as a failure")["statusCode"] == 401
-    changed = shop.change_password(token, OTHER_GOOD_PASSWORD, THIRD_PASSWORD)
+    changed = shop.change_password(token, OTHER_GOOD_PASSWORD, THIRD_GOOD_PASSWORD)
     assert changed["statusCode"] == 204, changed
     secrets.stored_hash()
 
     assert shop.forgot(MARIA)["statusCode"] == 202
     reset_token = secrets.email_link(postman)
-    assert shop.reset(reset_token, FOURTH_PASSWORD)["statusCode"] == 204
-    assert shop.reset(reset_token, FOURTH_PASSWORD)["statusCode"] == 410  # used: refused
+    assert shop.reset(reset_token, FOURTH_GOOD_PASSWORD)["statusCode"] == 204
+    assert shop.reset(reset_token, FOURTH_GOOD_PASSWORD)["statusCode"] == 410  # used: refused
     secrets.stored_hash()
 
     assert operator.reset_password(customer_id, {"mode": "reset_link"})["statusCode"] == 202

@@ -28,13 +28,17 @@ from tests.helpers import FakeContext
 from tests.logs import captured
 from tests.metrics import captured as captured_metrics
 from tests.unit import clients
-from tests.unit.clients import GOOD_PASSWORD, OTHER_GOOD_PASSWORD, link_in
+from tests.unit.clients import (
+    FOURTH_GOOD_PASSWORD,
+    GOOD_PASSWORD,
+    OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
+    link_in,
+)
 from tests.unit.test_no_secrets_in_logs import Secrets, run_the_flow
 
 MARIA = "maria.rossi@example.com"
 WRONG = "a wrong password, logged as a failure"
-THIRD_PASSWORD = "girasole stanco sul balcone azzurro"
-FOURTH_PASSWORD = "cammello curioso nel deserto rosa"
 REQUEST_FIELDS = {"route", "status", "latency_ms", "actor_type", "correlation_id"}
 
 
@@ -142,10 +146,10 @@ def test_each_request_line_says_what_happened(desk, shop, postman, frozen_clock,
         assert shop.forgot(MARIA)["statusCode"] == 202
         postman.drain()
         _, link = link_in(postman.sent_to(MARIA)[-1])
-        assert shop.reset(link, THIRD_PASSWORD)["statusCode"] == 204
-        assert shop.reset(link, FOURTH_PASSWORD)["statusCode"] == 410
+        assert shop.reset(link, THIRD_GOOD_PASSWORD)["statusCode"] == 204
+        assert shop.reset(link, FOURTH_GOOD_PASSWORD)["statusCode"] == 410
         assert shop.logout(token)["statusCode"] == 401  # the reset ended that session
-        second = shop.token(MARIA, THIRD_PASSWORD)
+        second = shop.token(MARIA, THIRD_GOOD_PASSWORD)
         assert shop.logout(second)["statusCode"] == 204
     requests = one_line_each(logs, "request", issued.requests)
     assert [summary(line) for line in requests] == [
@@ -223,7 +227,11 @@ def test_the_pages_log_their_requests(shop, postman, frozen_clock, issued, desk)
     assert shop.forgot(MARIA)["statusCode"] == 202
     postman.drain()
     _, token = link_in(postman.sent_to(MARIA)[-1])
-    form = {"token": token, "password": THIRD_PASSWORD, "password_confirmation": THIRD_PASSWORD}
+    form = {
+        "token": token,
+        "password": THIRD_GOOD_PASSWORD,
+        "password_confirmation": THIRD_GOOD_PASSWORD,
+    }
     start = len(issued.requests)
     with captured() as logs:
         get = helpers.http_event("GET", "/reset-password", query={"token": token}, claims=None)
@@ -241,7 +249,7 @@ def test_the_pages_log_their_requests(shop, postman, frozen_clock, issued, desk)
         ("GET /reset-password", 200, "anonymous", None),
         ("POST /reset-password", 200, "anonymous", None),
     ]
-    assert token not in logs.text and THIRD_PASSWORD not in logs.text
+    assert token not in logs.text and THIRD_GOOD_PASSWORD not in logs.text
 
 
 # ---- SQS functions -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.helpers import call
 from tests.unit.clients import (
     GOOD_PASSWORD,
     OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
     UNAUTHORIZED,
     Operator,
     authorize,
@@ -22,7 +23,6 @@ from tests.unit.clients import (
 )
 
 MARIO = "mario.rossi@example.com"
-THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
 
 
 def mario():

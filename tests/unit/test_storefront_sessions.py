@@ -18,6 +18,7 @@ from tests.helpers import FakeContext, call
 from tests.unit.clients import (
     GOOD_PASSWORD,
     OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
     UNAUTHORIZED,
     Operator,
     authorize,
@@ -28,7 +29,6 @@ from tests.unit.clients import (
 )
 
 MARIO = "mario.rossi@example.com"
-THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
 
 
 def mario(*names) -> list[str]:

@@ -19,6 +19,7 @@ from tests.logs import captured
 from tests.unit.clients import (
     GOOD_PASSWORD,
     OTHER_GOOD_PASSWORD,
+    THIRD_GOOD_PASSWORD,
     Desk,
     Operator,
     Postman,
@@ -29,7 +30,6 @@ from tests.unit.clients import (
 )
 
 MARIO = "mario.rossi@example.com"
-THIRD_GOOD_PASSWORD = "girasole stanco sul balcone azzurro"
 TEMPLATE = {
     "subject": "Benvenuto {{ first_name }} da {{business_name}}",
     "text": "Utente {{ username }}, portale {{ portal_url }}. Imposta: {{ link }}",
