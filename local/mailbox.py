@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
 
@@ -28,9 +29,11 @@ _installed = False
 _listeners: list = []
 
 
-def on_sent(listener) -> None:
-    """Call `listener(message_id, recipients, configuration_set, tags)` after each send."""
+def on_sent(listener) -> Callable[[], None]:
+    """Call `listener(message_id, recipients, configuration_set, tags)` after each send;
+    returns what stops it."""
     _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
 
 
 def _note_bodies(text: str | None, html: str | None) -> None:

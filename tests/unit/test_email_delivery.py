@@ -39,9 +39,9 @@ def sends(monkeypatch, postman):
     monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
     get_settings.cache_clear()
     noted: list[tuple] = []
-    mailbox._listeners.append(lambda *sent: noted.append(sent))
+    stop = mailbox.on_sent(lambda *sent: noted.append(sent))
     yield noted
-    mailbox._listeners.clear()
+    stop()
     get_settings.cache_clear()
 
 
@@ -67,7 +67,7 @@ def publish(event: dict) -> str:
     return events_handler(event, FakeContext())["outcome"]
 
 
-def latest(desk, username: str) -> dict:
+def latest(username: str) -> dict:
     return Operator().emails(username)["json"]["items"][0]
 
 
@@ -115,10 +115,10 @@ def test_without_a_configuration_set_nothing_is_tagged(desk, postman):
 
 def test_a_delivery_makes_the_email_delivered(desk, postman, sends):
     username = emailed(desk, postman, SUCCESS)
-    assert latest(desk, username)["status"] == "sent"
+    assert latest(username)["status"] == "sent"
     [delivered] = events_for(sends[0])
     assert publish(delivered) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "delivered"
     assert entry["sent_at"] and entry["reported_at"]
     assert entry["error"] is None
@@ -128,7 +128,7 @@ def test_a_hard_bounce_says_its_type_and_the_servers_diagnostic(desk, postman, s
     username = emailed(desk, postman, BOUNCE)
     [bounced] = events_for(sends[0])
     assert publish(bounced) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "bounced"
     assert entry["bounce_type"] == "Permanent"
     assert entry["bounce_subtype"] == "General"
@@ -140,9 +140,9 @@ def test_a_complaint_after_the_delivery_makes_it_complained(desk, postman, sends
     username = emailed(desk, postman, COMPLAINT)
     delivered, complained = events_for(sends[0])
     assert publish(delivered) == "updated"
-    assert latest(desk, username)["status"] == "delivered"
+    assert latest(username)["status"] == "delivered"
     assert publish(complained) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "complained"
     assert entry["diagnostic"] == "complaint: abuse"
 
@@ -150,7 +150,7 @@ def test_a_complaint_after_the_delivery_makes_it_complained(desk, postman, sends
 def test_a_reject_is_a_failure_with_its_reason(desk, postman, sends):
     username = emailed(desk, postman, SUCCESS)
     assert publish(event("Reject", sends[0], reason="Bad content")) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "failed"
     assert entry["error"] == "rejected by SES: Bad content"
 
@@ -164,14 +164,14 @@ def test_a_delivery_delay_is_a_note_on_a_sent_email_and_a_delivery_clears_it(des
         expirationTime="2026-12-08T10:00:00.000Z",
     )
     assert publish(delay) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "sent"
     assert entry["error"] == (
         "delivery delayed (MailboxFull); SES keeps trying until 2026-12-08T10:00:00.000Z"
     )
     [delivered] = events_for(sends[0])
     assert publish(delivered) == "updated"
-    entry = latest(desk, username)
+    entry = latest(username)
     assert (entry["status"], entry["error"]) == ("delivered", None)
 
 
@@ -215,7 +215,7 @@ def test_an_event_arriving_after_a_later_one_never_moves_the_state_back(
     }
     assert publish(event(first, sends[0], **sections[first])) == "updated"
     assert publish(event(then, sends[0], **sections[then])) == "unchanged"
-    assert latest(desk, username)["status"] == final
+    assert latest(username)["status"] == final
 
 
 def test_an_event_landing_before_the_sender_marks_it_sent_is_kept(
@@ -234,7 +234,7 @@ def test_an_event_landing_before_the_sender_marks_it_sent_is_kept(
 
     monkeypatch.setattr(client, "send_email", send_and_report_at_once)
     username = emailed(desk, postman, SUCCESS)
-    entry = latest(desk, username)
+    entry = latest(username)
     assert entry["status"] == "delivered"
     assert entry["sent_at"] is not None
     assert len(postman.sent_to(SUCCESS)) == 1
@@ -286,7 +286,7 @@ def test_an_aws_fault_fails_the_invocation_so_lambda_retries_it(desk, postman, s
     with pytest.raises(UpdateError):
         publish(delivered)
     monkeypatch.undo()
-    assert latest(desk, username)["status"] == "sent"
+    assert latest(username)["status"] == "sent"
 
 
 # ---- the account's detail shows a hard bounce -------------------------------------------
@@ -338,7 +338,7 @@ def test_a_later_delivery_to_the_same_address_clears_the_warning(desk, postman, 
 def test_a_soft_bounce_is_not_shown_as_undeliverable(desk, postman, sends):
     username = emailed(desk, postman, SUCCESS)
     publish(event("Bounce", sends[0], bounceType="Transient", bounceSubType="MailboxFull"))
-    assert latest(desk, username)["bounce_type"] == "Transient"
+    assert latest(username)["bounce_type"] == "Transient"
     assert desk.get_account(username)["json"]["undeliverable_emails"] == []
 
 
