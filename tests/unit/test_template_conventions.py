@@ -209,9 +209,17 @@ def test_the_skips_for_every_function_are_in_the_config_file_only():
             assert skip.get("comment"), (name, skip["id"])
 
 
+def makefile() -> str:
+    return (template.ROOT / "Makefile").read_text()
+
+
+def lint_recipe() -> str:
+    """The Makefile's `lint:` target, up to its first blank line."""
+    return makefile().split("\nlint:")[1].split("\n\n")[0]
+
+
 def test_the_makefile_scans_with_the_config_file():
-    lint = (template.ROOT / "Makefile").read_text().split("\nlint:")[1].split("\n\n")[0]
-    assert "checkov --config-file .checkov.yaml" in lint
+    assert "checkov --config-file .checkov.yaml" in lint_recipe()
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -342,9 +350,8 @@ def test_the_loops_are_written_out_before_sam_reads_the_template():
 def test_checkov_scans_the_template_with_its_loops_written_out():
     # With a loop among the resources checkov cannot parse template.yaml (it scans nothing of
     # it and still passes) or, reading it, skips SAM's Globals (docs/decisions.md, issue 13).
-    makefile = (template.ROOT / "Makefile").read_text()
-    lint = makefile.split("\nlint:")[1].split("\n\n")[0]
-    expanded = re.search(r"^EXPANDED_TEMPLATE := (\S+)$", makefile, re.MULTILINE)
+    lint = lint_recipe()
+    expanded = re.search(r"^EXPANDED_TEMPLATE := (\S+)$", makefile(), re.MULTILINE)
     assert expanded and expanded.group(1).startswith(".aws-sam/")  # ignored by git
     [write] = [line for line in lint.splitlines() if "local.foreach" in line]
     [scan] = [line for line in lint.splitlines() if "checkov" in line]
