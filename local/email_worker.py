@@ -57,8 +57,7 @@ def sources(functions: dict[str, Function], names: dict[str, str]) -> list[SqsSo
                 continue
             props = event["Properties"]
             queue = props["Queue"]  # !GetAtt <Queue>.Arn
-            target = queue.value if isinstance(queue.value, str) else ".".join(queue.value)
-            queue_id = target.removesuffix(".Arn")
+            queue_id = template.target(queue).removesuffix(".Arn")
             found.append(
                 SqsSource(
                     function=functions[logical_id],

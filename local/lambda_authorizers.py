@@ -22,8 +22,7 @@ from local.lambdas import ACCOUNT_ID, Function
 def _function_of(arn: object) -> str | None:
     """The logical id behind `FunctionArn: !GetAtt <Function>.Arn`."""
     if isinstance(arn, template.Tag) and arn.name == "GetAtt":
-        target = arn.value if isinstance(arn.value, str) else ".".join(arn.value)
-        return target.removesuffix(".Arn")
+        return template.target(arn).removesuffix(".Arn")
     return None
 
 

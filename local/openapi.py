@@ -295,8 +295,7 @@ def _lambda_authorizer_allow_lists() -> dict[str, frozenset[str] | None]:
             arn = config.get("FunctionArn")
             if not (isinstance(arn, template.Tag) and arn.name == "GetAtt"):
                 continue  # a JWT authorizer: it answers 401 only
-            target = arn.value if isinstance(arn.value, str) else ".".join(arn.value)
-            function = template.load()["Resources"][target.removesuffix(".Arn")]
+            function = template.load()["Resources"][template.target(arn).removesuffix(".Arn")]
             module = importlib.import_module(template.module_of(function))
             allowed = getattr(module, "ALLOWED_WHILE_CHANGE_REQUIRED", None)
             found[name] = frozenset(allowed) if allowed is not None else None

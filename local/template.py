@@ -79,6 +79,11 @@ def parameter_defaults() -> dict[str, str]:
     }
 
 
+def target(tag: Tag) -> str:
+    """What a !Ref or !GetAtt names: "EmailQueue", or "EmailQueue.Arn" (either GetAtt form)."""
+    return tag.value if isinstance(tag.value, str) else ".".join(tag.value)
+
+
 def resolve(value: object, names: dict[str, str]) -> object:
     """Resolve !Ref, !Join, !FindInMap and the simple !Sub/!GetAtt forms used in function
     environments."""
@@ -89,8 +94,8 @@ def resolve(value: object, names: dict[str, str]) -> object:
         if value.name == "Ref":
             return names.get(str(value.value), parameter_defaults().get(str(value.value), ""))
         if value.name == "GetAtt":
-            target = value.value if isinstance(value.value, str) else ".".join(value.value)
-            return names.get(target, target)
+            named = target(value)
+            return names.get(named, named)
         if value.name == "FindInMap" and isinstance(value.value, list):
             mapping, top, second = (str(resolve(key, names)) for key in value.value)
             return load()["Mappings"][mapping][top][second]

@@ -186,8 +186,7 @@ class Grant:
 def _resource(value: object) -> str:
     if isinstance(value, template.Tag):
         if value.name == "GetAtt":
-            target = value.value if isinstance(value.value, str) else ".".join(value.value)
-            return target.removesuffix(".Arn")
+            return template.target(value).removesuffix(".Arn")
         if value.name == "Sub":
             text = value.value if isinstance(value.value, str) else value.value[0]
             if ":ses:" in text:

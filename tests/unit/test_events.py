@@ -93,8 +93,7 @@ def authorizer_functions() -> dict[str, str]:
         for name, spec in authorizers.items():
             arn = spec.get("FunctionArn")
             if isinstance(arn, template.Tag) and arn.name == "GetAtt":
-                target = arn.value if isinstance(arn.value, str) else ".".join(arn.value)
-                found[name] = target.split(".")[0]
+                found[name] = template.target(arn).split(".")[0]
     return found
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from local import template
-from local.template import Tag
+from local.template import Tag, resources
 
 # What the functions count (embedded metric format; Globals' POWERTOOLS_* settings).
 APP_METRICS = [
@@ -52,10 +52,6 @@ MAX_ALARM_METRICS = 10
 # ---- reading the template ------------------------------------------------------------------
 
 
-def resources(kind: str) -> dict[str, dict]:
-    return template.resources(kind)
-
-
 def parameters() -> dict[str, dict]:
     return template.load()["Parameters"]
 
@@ -67,10 +63,7 @@ def default(name: str) -> float:
 def target(value: object) -> str:
     """What a Ref or GetAtt names: "EmailQueue", "EmailQueue.QueueName"."""
     assert isinstance(value, Tag) and value.name in ("Ref", "GetAtt"), value
-    if isinstance(value.value, str):
-        return value.value
-    assert isinstance(value.value, list)
-    return ".".join(value.value)
+    return template.target(value)
 
 
 def ref(name: str) -> Tag:

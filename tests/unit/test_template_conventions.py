@@ -41,8 +41,7 @@ ASYNCHRONOUS_EVENTS = {
 def target(value: object) -> str:
     """The logical id a Ref or GetAtt names: "EmailQueue" for !GetAtt EmailQueue.Arn."""
     assert isinstance(value, Tag) and value.name in ("Ref", "GetAtt"), value
-    name = value.value if isinstance(value.value, str) else ".".join(value.value)
-    return name.split(".")[0]
+    return template.target(value).split(".")[0]
 
 
 def events(function: str) -> dict[str, dict]:
