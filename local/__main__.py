@@ -208,8 +208,7 @@ def main() -> int:
     mailbox.verify_sender(sender)
 
     workers = email_worker.start(functions, names)
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-    publisher = ses_events.start(functions, region)  # the simulator's delivery events
+    publisher = ses_events.start(functions, lambdas.region())  # the simulator's delivery events
     serving = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     serving.start()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import sys
 import threading
 import traceback
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 import boto3
 
 from local import template
-from local.lambdas import Function, FunctionMissing
+from local.lambdas import Function, FunctionMissing, region
 
 POLL_INTERVAL_SECONDS = 0.2
 MISSING_RETRY_SECONDS = 5.0
@@ -140,7 +139,7 @@ class QueueWorker(threading.Thread):
         self.function = sources[0].function
         super().__init__(name=f"sqs-{self.function.logical_id}", daemon=True)
         self.sources = sources
-        self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+        self.region = region()
         self._stop_event = threading.Event()
         self._sqs = boto3.client("sqs")
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))

@@ -10,11 +10,10 @@ its `context` reaches the route's handler as requestContext.authorizer.lambda. N
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 
-from local import template
+from local import lambdas, template
 from local.gateway import Authorizer, Denied
 from local.lambdas import ACCOUNT_ID, Function
 
@@ -40,7 +39,7 @@ def _allowed(result: object, simple: bool) -> tuple[bool, dict]:
 
 def _request_event(event: dict, identity: list[str]) -> dict:
     context = event["requestContext"]
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    region = lambdas.region()
     method, _, route_path = event["routeKey"].partition(" ")
     request = {
         "version": "2.0",

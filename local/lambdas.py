@@ -30,15 +30,20 @@ class FunctionMissing(Exception):
     """The template names a function whose code does not exist (yet)."""
 
 
+def region() -> str:
+    """The region the emulated functions run in, from the environment as Lambda sets it."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+
+
 class LambdaContext:
     """The attributes and method of Lambda's context object that handlers and Powertools use."""
 
     def __init__(self, function_name: str, memory_mb: int, timeout_seconds: int) -> None:
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+        arn = f"arn:aws:lambda:{region()}:{ACCOUNT_ID}:function:{function_name}"
+        self.invoked_function_arn = arn
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
